@@ -1,0 +1,1 @@
+"""RQ job entry points, one module per domain. Jobs take ids, never ORM objects."""

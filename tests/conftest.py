@@ -1,0 +1,6 @@
+pytest_plugins = [
+    "tests.fixtures.apps",
+    "tests.fixtures.users",
+    "tests.fixtures.workers",
+    "tests.fixtures.live",
+]

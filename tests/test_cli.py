@@ -1,0 +1,59 @@
+"""The wm command line: create-admin, maintenance, nginx-config, seed-demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from sqlalchemy import select
+
+from wm.extensions import db
+from wm.models.accounts import Role, User
+
+
+def test_create_admin(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create-admin", "--handle", "root_admin", "--email", "root@example.com",
+                                 "--password", "a long admin password"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.handle_key == "root_admin"))
+        assert user.role is Role.admin
+    again = runner.invoke(args=["users", "create-admin", "--handle", "root_admin", "--email", "r2@example.com",
+                                "--password", "a long admin password"])
+    assert again.exit_code != 0 and "That handle is taken." in again.output
+
+
+def test_seed_demo_is_idempotent_and_prints_passwords_once(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0 and first.output.count("password:") == 3
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0 and "password:" not in second.output
+    with app.app_context():
+        roles = {u.handle: u.role for u in db.session.scalars(select(User))}
+    assert roles == {"demo_admin": Role.admin, "demo_creator": Role.creator, "demo_viewer": Role.viewer}
+
+
+def test_maintenance_lists_and_runs_tasks(app):
+    runner = app.test_cli_runner()
+    listing = runner.invoke(args=["maintenance", "--list"])
+    assert "clean-queues" in listing.output and "queue-report" in listing.output
+    result = runner.invoke(args=["maintenance", "queue-report"])
+    assert result.exit_code == 0
+    assert set(json.loads(result.output)) == {"critical", "high", "default", "low", "maintenance", "encode"}
+    unknown = runner.invoke(args=["maintenance", "no-such-task"])
+    assert unknown.exit_code != 0 and "unknown task" in unknown.output
+
+
+def test_rendered_nginx_config_passes_nginx_t(app, tmp_path):
+    conf = tmp_path / "nginx.conf"
+    result = app.test_cli_runner().invoke(args=["nginx-config", "--standalone", "--listen", "127.0.0.1:18999",
+                                                "--prefix", str(tmp_path), "--out", str(conf)])
+    assert result.exit_code == 0, result.output
+    text = conf.read_text()
+    assert "limit_req_zone" in text and "keepalive" in text and "gzip on" in text
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

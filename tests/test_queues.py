@@ -1,0 +1,103 @@
+"""RQ queues on real Redis: enqueue after commit, retries, failures kept, abandoned jobs retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rq.job import Job, JobStatus
+from rq.scheduler import RQScheduler
+
+from tests.fixtures.apps import REDIS_URL
+from tests.fixtures.users import make_user
+from wm.extensions import db, get_queue, redis_client
+from wm.queues import RETRY_INTERVALS, enqueue, enqueue_after_commit, worker_queues
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "tests.fixtures.workers.record_marker"
+
+
+def marker_count(key: str) -> int:
+    return int(redis_client.get(f"test:marker:{key}") or 0)
+
+
+def test_job_is_enqueued_only_after_the_transaction_commits(app, burst_worker):
+    with app.app_context():
+        make_user(app, handle="queued")
+        enqueue_after_commit("default", MARKER, "after-commit")
+        assert get_queue("default").count == 0
+        db.session.commit()
+        assert get_queue("default").count == 1
+        burst_worker()
+        assert marker_count("after-commit") == 1
+
+
+def test_job_is_never_enqueued_when_the_transaction_rolls_back(app, burst_worker):
+    with app.app_context():
+        enqueue_after_commit("default", MARKER, "rolled-back")
+        db.session.rollback()
+        db.session.commit()
+        assert get_queue("default").count == 0
+        burst_worker()
+        assert marker_count("rolled-back") == 0
+
+
+def test_jobs_get_three_retries_with_backoff_and_failures_are_kept(app, burst_worker):
+    with app.app_context():
+        job = enqueue("low", "tests.fixtures.workers.always_fails", "boom")
+        assert job.retries_left == 3 and job.retry_intervals == list(RETRY_INTERVALS)
+        burst_worker()
+        job.refresh()
+        assert job.get_status() == JobStatus.SCHEDULED and job.retries_left == 2
+        no_retry = enqueue("low", "tests.fixtures.workers.always_fails", "final", retry=None)
+        burst_worker()
+        assert no_retry.id in get_queue("low").failed_job_registry.get_job_ids()
+        assert "RuntimeError: final" in Job.fetch(no_retry.id, connection=redis_client).latest_result().exc_string
+        assert redis_client.ttl(no_retry.key) > 7 * 24 * 3600
+
+
+def test_general_worker_serves_queues_in_priority_order(app, burst_worker):
+    assert worker_queues("general") == ["critical", "high", "default", "low", "maintenance"]
+    assert worker_queues("encode") == ["encode"]
+    with app.app_context():
+        for queue in ("low", "critical", "default"):
+            enqueue(queue, "tests.fixtures.workers.record_order", queue)
+        burst_worker()
+        assert [x.decode() for x in redis_client.lrange("test:order", 0, -1)] == ["critical", "default", "low"]
+
+
+def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, tmp_path, burst_worker):
+    """SIGKILL a worker mid-job: once its heartbeat lapses the job runs again, to completion."""
+    env = {**os.environ, "WM_DATABASE_URL": mysql_url, "WM_REDIS_URL": REDIS_URL, "WM_SECRET_KEY": "x",
+           "WM_VAR_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    with app.app_context():
+        job = enqueue("default", "tests.fixtures.workers.slow_marker", "killed", 60)
+        worker = subprocess.Popen([str(Path(sys.executable).with_name("wm")), "worker"], env=env,
+                                  start_new_session=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while job.get_status(refresh=True) != JobStatus.STARTED and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert job.get_status() == JobStatus.STARTED
+        finally:
+            # RQ runs each job in a work horse in its own session: kill both, as a crashed machine would.
+            horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+            for pid in [worker.pid, *map(int, horses)]:
+                os.kill(pid, signal.SIGKILL)
+            worker.wait()
+        registry = get_queue("default").started_job_registry
+        # What time would do: the heartbeat lapses, and the dead worker's scheduler lock expires.
+        registry.cleanup(timestamp=time.time() + 3600)
+        redis_client.delete(*(RQScheduler.get_locking_key(name) for name in worker_queues("general")))
+        job.refresh()
+        assert job.get_status() == JobStatus.SCHEDULED and job.retries_left == 2
+        redis_client.set("test:slow_marker:fast", 1)
+        time.sleep(RETRY_INTERVALS[0] + 1)  # the first backoff
+        burst_worker(with_scheduler=True)
+        assert job.get_status(refresh=True) == JobStatus.FINISHED
+        assert marker_count("killed") == 1

@@ -1,0 +1,16 @@
+"""HTTP blueprints, one package per domain."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every domain's blueprint."""
+    from wm.blueprints.accounts import bp as accounts
+    from wm.blueprints.admin import bp as admin
+    from wm.blueprints.discovery import bp as discovery
+    from wm.blueprints.governance import bp as governance
+    from wm.blueprints.platform import bp as platform
+    from wm.blueprints.studio import bp as studio
+
+    for blueprint in (accounts, discovery, studio, governance, admin, platform):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,32 @@
+"""Admin Control Panel: accounts, roles and the audit trail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, request
+from flask_login import current_user
+
+from wm.models.accounts import Role, Tier
+from wm.services import accounts as account_service
+from wm.services.governance import recent_audit
+from wm.web import origin, redirect_to, render, role_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@role_required(Role.admin)
+def index() -> Response:
+    """Accounts with their role and tier, and the latest audit records."""
+    page = request.args.get("page", 1, type=int)
+    return render("admin/index.html", users=account_service.list_users(page=max(page, 1)),
+                  roles=list(Role), tiers=list(Tier), audit=recent_audit(20))
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required(Role.admin)
+def user_role(user_id: int) -> Response:
+    """Set an account's role and tier."""
+    user = account_service.set_role_and_tier(current_user, user_id, request.form.get("role", ""),
+                                             request.form.get("tier", ""), origin=origin())
+    flash(f"@{user.handle} is now {user.role.value} ({user.tier.value}).", "success")
+    return redirect_to("admin.index")

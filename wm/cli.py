@@ -1,0 +1,174 @@
+"""The ``wm`` command line: users, workers, scheduler, maintenance, edge config, demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from wm.config import ROOT
+from wm.services import DomainError
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the ``wm`` commands to the app's CLI."""
+    for command in (users, worker, scheduler, maintenance, nginx_config, edge, seed_demo):
+        app.cli.add_command(command)
+
+
+@click.group()
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("create-admin")
+@click.option("--handle", prompt=True)
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="WM_ADMIN_PASSWORD", help="Prompted for if not given (or set WM_ADMIN_PASSWORD).")
+@with_appcontext
+def create_admin(handle: str, email: str, password: str) -> None:
+    """Create an admin account."""
+    from wm.services.accounts import create_admin as create
+
+    try:
+        user = create(handle, email, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Admin @{user.handle} created.")
+
+
+@click.command()
+@click.argument("kind", default="general", type=click.Choice(["general", "encode"]))
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@with_appcontext
+def worker(kind: str, burst: bool) -> None:
+    """Run a worker: 'general' serves critical, high, default, low, maintenance; 'encode' serves encodes."""
+    from wm.queues import run_worker
+
+    run_worker(current_app._get_current_object(), kind, burst=burst, with_scheduler=kind == "general")
+
+
+@click.command()
+@with_appcontext
+def scheduler() -> None:
+    """Run the periodic maintenance scheduler (one per deployment)."""
+    from wm.queues import build_scheduler
+
+    build_scheduler(current_app._get_current_object()).start()
+
+
+@click.command()
+@click.argument("task", required=False)
+@click.option("--list", "list_tasks", is_flag=True, help="List the tasks and their schedule.")
+@with_appcontext
+def maintenance(task: str | None, list_tasks: bool) -> None:
+    """Run one maintenance TASK now (for cron)."""
+    from jobs.maintenance import SCHEDULE, TASKS
+
+    if list_tasks or not task:
+        for name, func in TASKS.items():
+            cron = SCHEDULE[name][1] if name in SCHEDULE else "-"
+            click.echo(f"{name:20} {cron:15} {func.__doc__.splitlines()[0]}")
+        return
+    if task not in TASKS:
+        raise click.BadParameter(f"unknown task {task!r}; see 'wm maintenance --list'", param_hint="TASK")
+    click.echo(json.dumps(TASKS[task](), default=str))
+
+
+def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path) -> str:
+    """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
+    env = Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
+                      keep_trailing_newline=True)
+    context = {
+        "listen": listen,
+        "upstream": upstream,
+        "static_root": str(ROOT / "wm" / "static"),
+        "prefix": str(prefix),
+        "run_as_root": os.geteuid() == 0,
+    }
+    server = env.get_template("weekmotion.conf.j2").render(**context)
+    if not standalone:
+        return server
+    return env.get_template("nginx.conf.j2").render(server=server, **context)
+
+
+@click.command("nginx-config")
+@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="Address nginx listens on.")
+@click.option("--upstream", default="127.0.0.1:8001", show_default=True, help="Address gunicorn listens on.")
+@click.option("--standalone", is_flag=True, help="A whole nginx.conf (for 'nginx -c'), not a conf.d include.")
+@click.option("--prefix", type=click.Path(path_type=Path), default=None,
+              help="Folder for logs, pid and temp files of a standalone nginx [var/nginx].")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
+def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | None, out: Path | None) -> None:
+    """Render the nginx config."""
+    from wm.config import var_dir
+
+    prefix = (prefix or var_dir() / "nginx").resolve()
+    if standalone:
+        for sub in ("logs", "tmp"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+    text = render_nginx_config(listen, upstream, standalone, prefix)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+
+
+@click.command()
+@click.option("--listen", default="127.0.0.1:8000", show_default=True)
+@click.option("--upstream", default="127.0.0.1:8001", show_default=True)
+@click.pass_context
+def edge(ctx: click.Context, listen: str, upstream: str) -> None:
+    """Run nginx in the foreground in front of gunicorn (make run); idle if nginx is not installed."""
+    from wm.config import var_dir
+
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if nginx is None:
+        click.echo("nginx is not installed: gunicorn serves the site directly.")
+        signal.pause()
+        return
+    conf = var_dir() / "nginx" / "nginx.conf"
+    ctx.invoke(nginx_config, listen=listen, upstream=upstream, standalone=True, prefix=conf.parent, out=conf)
+    os.execv(nginx, [nginx, "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"])
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the demo accounts (admin, creator, viewer); passwords are printed once."""
+    from wm.models.accounts import Role
+    from wm.services.accounts import get_by_handle, register
+
+    created = []
+    for handle, role in (("demo_admin", Role.admin), ("demo_creator", Role.creator), ("demo_viewer", Role.viewer)):
+        try:
+            get_by_handle(handle)
+        except DomainError:
+            password = secrets.token_urlsafe(12)
+            register(handle, f"{handle}@example.com", password, role=role)
+            created.append((handle, role.value, password))
+    if not created:
+        click.echo("Demo accounts exist already (their passwords were printed when they were made).")
+        return
+    click.echo("Demo accounts (shown once; keep them):")
+    for handle, role, password in created:
+        click.echo(f"  {role:8} login: {handle:14} password: {password}")
+
+
+def main() -> None:
+    """Entry point of the ``wm`` console script."""
+    from wm import create_app
+
+    cli = FlaskGroup(name="wm", create_app=lambda: create_app(), help="Weekmotion command line.")
+    sys.exit(cli.main())

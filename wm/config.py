@@ -1,0 +1,99 @@
+"""Configuration from ``WM_*`` environment variables, with safe embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def var_dir() -> Path:
+    """The writable state folder (SQLite file, secret key, local storage, runtime files)."""
+    path = Path(os.environ.get("WM_VAR_DIR", ROOT / "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def force_utf8mb4(url: str) -> str:
+    """Force ``charset=utf8mb4`` on MySQL URLs; leave every other URL as it is."""
+    if not url.startswith("mysql"):
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["charset"] = "utf8mb4"
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def redis_db_url(url: str, db: int) -> str:
+    """The same Redis server as ``url`` with another database index."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        return url.split("?", 1)[0] + "?" + urlencode(query)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def redis_db_index(url: str) -> int:
+    """The database index a Redis URL names (0 when it names none)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return int(dict(parse_qsl(parts.query)).get("db", 0))
+    return int(parts.path.strip("/") or 0)
+
+
+def limits_storage_uri(url: str) -> str:
+    """The ``limits`` library spells a Redis socket URL ``redis+unix://``."""
+    return "redis+" + url if url.startswith("unix://") else url
+
+
+def secret_key(folder: Path) -> str:
+    """``WM_SECRET_KEY``, or a key generated once and kept in ``var/secret_key``."""
+    if os.environ.get("WM_SECRET_KEY"):
+        return os.environ["WM_SECRET_KEY"]
+    path = folder / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def from_env() -> dict:
+    """Build the Flask config mapping from the environment (and ``.env`` if present)."""
+    load_dotenv(ROOT / ".env")
+    env = os.environ.get
+    folder = var_dir()
+    redis_url = env("WM_REDIS_URL", "redis://127.0.0.1:6379/0")
+    cache_url = env("WM_CACHE_URL") or redis_db_url(redis_url, redis_db_index(redis_url) + 1)
+    database_url = force_utf8mb4(env("WM_DATABASE_URL", f"sqlite:///{folder / 'weekmotion.db'}"))
+    public_url = env("WM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return {
+        "SECRET_KEY": secret_key(folder),
+        "WM_VAR_DIR": str(folder),
+        "WM_PUBLIC_URL": public_url,
+        "WM_REDIS_URL": redis_url,
+        "WM_CACHE_URL": cache_url,
+        "WM_STORAGE_URL": env("WM_STORAGE_URL", f"file://{folder / 'storage'}"),
+        "WM_PROXY_HOPS": int(env("WM_PROXY_HOPS", "1")),
+        "WM_LOGIN_RATE_LIMIT": env("WM_LOGIN_RATE_LIMIT", "10 per minute"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},
+        "SESSION_TYPE": "redis",
+        "SESSION_KEY_PREFIX": "session:",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        "RATELIMIT_STORAGE_URI": limits_storage_uri(redis_url),
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WM_PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
+    }

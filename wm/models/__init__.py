@@ -1,0 +1,3 @@
+"""SQLAlchemy models, one module per domain. Importing this package registers them all."""
+
+from wm.models import accounts, governance  # noqa: F401

@@ -1,0 +1,36 @@
+"""Domain services: the only layer that changes state. Each owns its transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """A refused operation, with the message the user sees and the HTTP status that fits."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the audit log (services never read ``flask.request``)."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
