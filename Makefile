@@ -49,12 +49,12 @@ system-test:
 
 $(VENV)/.run-deps: setup.cfg pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e .
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.run-deps
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
 run: system-run $(VENV)/.run-deps

@@ -57,3 +57,13 @@ def test_rendered_nginx_config_passes_nginx_t(app, tmp_path):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_nginx_config_rate_overrides(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["nginx-config", "--rate", "pages=5r/s"])
+    assert result.exit_code == 0 and "zone=wm_pages:10m rate=5r/s" in result.output
+    assert "zone=wm_auth:10m rate=10r/m" in result.output
+    for bad in ("bogus", "nozone=1r/s"):
+        refused = runner.invoke(args=["nginx-config", "--rate", bad])
+        assert refused.exit_code != 0 and "ZONE=RATE" in refused.output

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures.apps import REDIS_URL
-from tests.fixtures.live import free_port
+from tests.fixtures.edge import edge_stack
 
 pytestmark = pytest.mark.edge
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -32,44 +23,11 @@ def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
         return exc.code, dict(exc.headers), exc.read()
 
 
-def wait_until_up(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
-
-
 @pytest.fixture
 def edge(app, mysql_url, tmp_path):
-    """gunicorn serving wsgi:app, and nginx in front of it; yields nginx's base URL."""
-    bin_dir = Path(sys.executable).parent
-    web, public = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "WM_DATABASE_URL": mysql_url, "WM_REDIS_URL": REDIS_URL, "WM_SECRET_KEY": "edge-test",
-           "WM_VAR_DIR": str(tmp_path / "var")}
-    gunicorn = subprocess.Popen([str(bin_dir / "gunicorn"), "--workers", "2", "--bind", web, "wsgi:app"],
-                                cwd=ROOT, env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    prefix = tmp_path / "nginx"
-    conf = prefix / "nginx.conf"
-    subprocess.run([str(bin_dir / "wm"), "nginx-config", "--standalone", "--listen", public, "--upstream", web,
-                    "--prefix", str(prefix), "--out", str(conf)], env=env, check=True, cwd=ROOT)
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    nginx = subprocess.Popen([nginx_bin, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-                             start_new_session=True)
-    try:
-        wait_until_up(f"http://{web}/health")
-        wait_until_up(f"http://{public}/health")
-        yield f"http://{public}"
-    finally:
-        for process in (nginx, gunicorn):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(10)
+    """nginx's base URL, in front of a live gunicorn."""
+    with edge_stack(mysql_url, REDIS_URL, tmp_path) as stack:
+        yield stack.edge
 
 
 def test_nginx_serves_pages_through_gunicorn(edge):

@@ -85,7 +85,11 @@ def maintenance(task: str | None, list_tasks: bool) -> None:
     click.echo(json.dumps(TASKS[task](), default=str))
 
 
-def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path) -> str:
+NGINX_RATES = {"auth": "10r/m", "api": "20r/s", "pages": "30r/s"}
+
+
+def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
+                        rates: dict[str, str] | None = None) -> str:
     """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
     env = Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
@@ -95,6 +99,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "static_root": str(ROOT / "wm" / "static"),
         "prefix": str(prefix),
         "run_as_root": os.geteuid() == 0,
+        "rates": NGINX_RATES | (rates or {}),
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:
@@ -109,7 +114,10 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
 @click.option("--prefix", type=click.Path(path_type=Path), default=None,
               help="Folder for logs, pid and temp files of a standalone nginx [var/nginx].")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
-def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | None, out: Path | None) -> None:
+@click.option("--rate", "rate_overrides", multiple=True, metavar="ZONE=RATE",
+              help="Override a per-address request rate: auth (10r/m), api (20r/s) or pages (30r/s).")
+def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | None, out: Path | None,
+                 rate_overrides: tuple[str, ...] = ()) -> None:
     """Render the nginx config."""
     from wm.config import var_dir
 
@@ -117,7 +125,11 @@ def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | No
     if standalone:
         for sub in ("logs", "tmp"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
-    text = render_nginx_config(listen, upstream, standalone, prefix)
+    rates = dict(item.split("=", 1) for item in rate_overrides if "=" in item)
+    unknown = set(rates) - set(NGINX_RATES)
+    if unknown or len(rates) != len(rate_overrides):
+        raise click.BadParameter(f"use ZONE=RATE with ZONE one of {', '.join(NGINX_RATES)}", param_hint="--rate")
+    text = render_nginx_config(listen, upstream, standalone, prefix, rates)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -128,6 +128,12 @@ def authenticate(login: str, password: str, origin: Origin | None = None) -> Use
     return user
 
 
+def record_logout(user: User, origin: Origin | None = None) -> None:
+    """Audit the end of a session."""
+    audit("auth.logout", "user", user.id, actor=user, origin=origin)
+    db.session.commit()
+
+
 def load_user(session_id: str) -> User | None:
     """The user behind a Flask-Login id ``"<id>:<generation>"``, if that session is still valid."""
     user_id, _, generation = (session_id or "").partition(":")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import selectinload
+
 from wm.extensions import db
 from wm.models.accounts import User
 from wm.models.governance import AuditRecord
@@ -35,4 +37,5 @@ def audit(
 
 def recent_audit(limit: int = 50) -> list[AuditRecord]:
     """The newest audit records first."""
-    return list(db.session.scalars(db.select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)))
+    query = db.select(AuditRecord).options(selectinload(AuditRecord.actor)).order_by(AuditRecord.id.desc())
+    return list(db.session.scalars(query.limit(limit)))

@@ -79,6 +79,8 @@ def login() -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     """Log out of this session."""
+    if current_user.is_authenticated:
+        service.record_logout(current_user, origin=origin())
     logout_user()
     flash("You are logged out.", "info")
     return redirect_to("discovery.feed")

@@ -1,0 +1,86 @@
+"""Edge benchmark: what nginx in front of gunicorn costs (pages) and saves (static files).
+
+Starts gunicorn + nginx (the rendered production config) on loopback ports against a fresh SQLite
+database, then drives each URL with keep-alive HTTP clients in threads, once straight at gunicorn
+and once through nginx, in the same run. Prints requests/s and the ratio nginx / gunicorn.
+
+    .venv/bin/python -m bench.edge [--requests 3000] [--clients 8]
+
+Expect: pages through nginx at >= 0.8x direct gunicorn (proxy overhead); static files through
+nginx well above 1x (served from disk, never reaching Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask_migrate import upgrade
+
+from tests.fixtures.edge import edge_stack
+from wm import create_app
+
+REDIS_URL = os.environ.get("WM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def drive(base: str, path: str, requests: int, clients: int) -> float:
+    """Requests per second for ``requests`` GETs of ``path`` spread over ``clients`` keep-alive connections."""
+    host = urlsplit(base).netloc
+    per_client = requests // clients
+    errors: list[str] = []
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(host, timeout=10)
+        for _ in range(per_client):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(f"{path}: {response.status}")
+                return
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"non-200 answers: {errors[:3]}")
+    return per_client * clients / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wm-bench-") as folder:
+        database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WM_REDIS_URL": REDIS_URL})
+        with app.app_context():
+            upgrade()
+        # the per-address limits would throttle a one-address benchmark: lift them for this run
+        lifted = ("--rate", "pages=100000r/s")
+        with edge_stack(database_url, REDIS_URL, Path(folder), nginx_args=lifted) as stack:
+            page = http.client.HTTPConnection(urlsplit(stack.web).netloc)
+            page.request("GET", "/login")
+            css = re.search(r'href="(/static/css/wm\.css\?v=[0-9a-f]+)"', page.getresponse().read().decode()).group(1)
+            print(f"{'url':32} {'gunicorn req/s':>15} {'nginx req/s':>12} {'nginx/gunicorn':>15}")
+            for path in ("/", "/health", css):
+                direct = drive(stack.web, path, args.requests, args.clients)
+                edge = drive(stack.edge, path, args.requests, args.clients)
+                print(f"{path[:32]:32} {direct:15.0f} {edge:12.0f} {edge / direct:15.2f}")
+
+
+if __name__ == "__main__":
+    main()
