@@ -11,8 +11,10 @@ from collections.abc import Callable
 from rq.registry import clean_registries
 from rq.worker_registration import clean_worker_registry
 
+from jobs.media import sweep_orphans
 from wm.extensions import ENCODE_QUEUE, QUEUE_NAMES, get_queue
 from wm.queues import current_queue_depths
+from wm.services.media.upload import expire_uploads
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,14 @@ def queue_report() -> dict:
 TASKS: dict[str, Callable[[], dict]] = {
     "clean-queues": clean_queues,
     "queue-report": queue_report,
+    "expire-uploads": expire_uploads,
+    "sweep-orphans": sweep_orphans,
 }
 
 # name -> (task, cron expression) for ``wm scheduler``
 SCHEDULE: dict[str, tuple[Callable[[], dict], str]] = {
     "clean-queues": (clean_queues, "*/5 * * * *"),
     "queue-report": (queue_report, "* * * * *"),
+    "expire-uploads": (expire_uploads, "17 * * * *"),
+    "sweep-orphans": (sweep_orphans, "43 3 * * *"),
 }

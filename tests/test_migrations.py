@@ -32,14 +32,14 @@ def test_upgrade_downgrade_upgrade(fresh_database_url):
     app = create_app(app_config(fresh_database_url))
     with app.app_context():
         upgrade()
-    assert {"users", "audit_log"} <= tables(app)
+    assert {"users", "audit_log", "videos", "uploads"} <= tables(app)
     with app.app_context():
         downgrade(revision="base")
     assert tables(app) == set()
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    assert {"users", "audit_log"} <= tables(app)
+    assert {"users", "audit_log", "videos", "uploads"} <= tables(app)
 
 
 def test_models_match_the_migrations(fresh_database_url):

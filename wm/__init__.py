@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from wm import config as wm_config
 from wm.extensions import csrf, db, init_redis, limiter, login_manager, migrate, server_session
+from wm.storage import init_storage
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     server_session.init_app(app)
+    init_storage(app)
 
     from wm import web
     from wm.blueprints import register_blueprints

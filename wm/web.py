@@ -105,6 +105,8 @@ def role_required(*roles: Role) -> Callable:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Response:
+    if request.path.startswith("/api/"):
+        return error_page(401, "Log in first.")
     login_url = url_for("accounts.login", next=request.full_path.rstrip("?"))
     if is_htmx():
         response = make_response("", 401)

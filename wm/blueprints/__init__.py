@@ -9,8 +9,10 @@ def register_blueprints(app: Flask) -> None:
     from wm.blueprints.admin import bp as admin
     from wm.blueprints.discovery import bp as discovery
     from wm.blueprints.governance import bp as governance
+    from wm.blueprints.media import bp as media
+    from wm.blueprints.media.uploads import bp as uploads
     from wm.blueprints.platform import bp as platform
     from wm.blueprints.studio import bp as studio
 
-    for blueprint in (accounts, discovery, studio, governance, admin, platform):
+    for blueprint in (accounts, discovery, media, uploads, studio, governance, admin, platform):
         app.register_blueprint(blueprint)

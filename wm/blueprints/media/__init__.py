@@ -1,0 +1,75 @@
+"""Watching videos: the watch page, per-viewer playlists, and signed media files."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request, send_file
+from flask_login import current_user
+
+from wm.services import media as service
+from wm.services.media import playback
+from wm.storage import storage
+from wm.web import render
+
+bp = Blueprint("media", __name__)
+
+
+def viewer():
+    return current_user if current_user.is_authenticated else None
+
+
+def viewable(public_id: str):
+    video = service.get_video(public_id)
+    service.check_can_view(video, viewer())
+    return video
+
+
+def playlist_response(text: str) -> Response:
+    response = Response(text, mimetype="application/vnd.apple.mpegurl")
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.get("/v/<public_id>")
+def watch(public_id: str) -> Response:
+    """The watch page."""
+    video = viewable(public_id)
+    whole = service.can_watch_whole(video, viewer())
+    return render("media/watch.html", video=video, whole=whole,
+                  preview_seconds=None if whole else current_app.config["WM_PREVIEW_SECONDS"],
+                  poster=playback.poster_url(video), fallback=playback.fallback_url(video, viewer()))
+
+
+@bp.get("/v/<public_id>/hls/master.m3u8")
+def master(public_id: str) -> Response:
+    """The master playlist."""
+    return playlist_response(playback.master_playlist(viewable(public_id)))
+
+
+@bp.get("/v/<public_id>/hls/<name>/index.m3u8")
+def rendition(public_id: str, name: str) -> Response:
+    """One rendition's playlist, signed for this viewer (cut short for a preview)."""
+    return playlist_response(playback.media_playlist(viewable(public_id), name, viewer()))
+
+
+@bp.get("/v/<public_id>/storyboard.vtt")
+def storyboard(public_id: str) -> Response:
+    """The scrub-bar preview index."""
+    response = Response(playback.storyboard_vtt(viewable(public_id)), mimetype="text/vtt")
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.get("/m/<path:key>")
+def media_file(key: str) -> Response:
+    """A signed media file, when nginx is not in front to serve it (make run without nginx, tests)."""
+    if not key.startswith("published/"):
+        abort(404)
+    valid = playback.verify(request.path, request.args.get("md5", ""), request.args.get("expires", ""))
+    if valid is None:
+        abort(403)
+    if valid is False:
+        abort(410)
+    path = storage().local_path(key)
+    if path is None or not path.is_file():
+        abort(404)
+    return send_file(path, conditional=True, max_age=3600)

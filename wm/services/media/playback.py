@@ -1,0 +1,114 @@
+"""Playback: signed media URLs (nginx ``secure_link``), playlists rewritten per viewer, the premium preview.
+
+Segments, posters and sprite sheets never pass through Python in production: the app writes playlists
+whose every file URL carries an expiring signature that nginx checks (``secure_link_md5``) before it
+serves the file from the storage folder; on S3 the URLs are presigned instead. The premium preview is
+enforced here: a non-pro viewer's playlist lists (and signs) only the segments of the first
+``WM_PREVIEW_SECONDS``, so the rest cannot be fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import time
+
+from flask import current_app
+
+from wm.models.accounts import User
+from wm.models.media import Video
+from wm.services import NotFound
+from wm.services.media import can_watch_whole
+from wm.storage import LocalStorage, storage
+
+URL_LIFETIME = 6 * 3600
+EXPIRY_STEP = 600  # round expiries up, so a playlist fetched twice in a few minutes is byte-identical
+
+
+def media_secret() -> str:
+    """The key nginx and the app share for signed media URLs (derived from ``WM_SECRET_KEY``)."""
+    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:media-urls".encode()).hexdigest()
+
+
+def signature(uri: str, expires: int, end: str = "") -> str:
+    """What nginx computes for ``secure_link_md5 "$secure_link_expires$uri$arg_end <secret>"``."""
+    digest = hashlib.md5(f"{expires}{uri}{end} {media_secret()}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def verify(uri: str, md5: str, expires: str, end: str = "") -> bool | None:
+    """True if the URL is signed and fresh, False if signed but expired, None if not signed."""
+    if not expires.isdigit() or signature(uri, int(expires), end) != md5:
+        return None
+    return int(expires) >= time.time()
+
+
+def media_url(key: str, lifetime: int = URL_LIFETIME) -> str:
+    """A URL a browser may fetch ``key`` from until it expires."""
+    store = storage()
+    if not isinstance(store, LocalStorage):
+        return store.url(key, lifetime) or ""
+    expires = math.ceil((time.time() + lifetime) / EXPIRY_STEP) * EXPIRY_STEP
+    uri = f"/m/{key}"
+    return f"{uri}?md5={signature(uri, expires)}&expires={expires}"
+
+
+def _read(video: Video, name: str) -> str:
+    if not video.playable:
+        raise NotFound("This video is not ready to play.")
+    return storage().read_bytes(video.published_prefix + name).decode()
+
+
+def variant_names(video: Video) -> set[str]:
+    names = {rendition["name"] for rendition in video.renditions or []}
+    return names | ({"audio"} if video.renditions else set())
+
+
+def master_playlist(video: Video) -> str:
+    """The master playlist (its variant URIs are relative: they resolve to our playlist routes)."""
+    return _read(video, "master.m3u8")
+
+
+def media_playlist(video: Video, name: str, viewer: User | None) -> str:
+    """A rendition's playlist with signed segment URLs; cut at the preview length if ``viewer`` may not see all."""
+    if name not in variant_names(video):
+        raise NotFound("No such rendition.")
+    preview = None if can_watch_whole(video, viewer) else current_app.config["WM_PREVIEW_SECONDS"]
+    lines, out, elapsed, segment_length = _read(video, f"{name}/index.m3u8").splitlines(), [], 0.0, 0.0
+    for line in lines:
+        if line.startswith("#EXTINF:"):
+            segment_length = float(line.split(":", 1)[1].rstrip(",").split(",")[0])
+            if preview is not None and elapsed >= preview:
+                break
+            out.append(line)
+        elif line and not line.startswith("#"):
+            out.append(media_url(f"{video.published_prefix}{name}/{line}"))
+            elapsed += segment_length
+        elif line != "#EXT-X-ENDLIST":
+            out.append(line)
+    out.append("#EXT-X-ENDLIST")
+    return "\n".join(out) + "\n"
+
+
+def storyboard_vtt(video: Video) -> str:
+    """The storyboard index with signed sprite-sheet URLs."""
+    lines = []
+    for line in _read(video, "storyboard/storyboard.vtt").splitlines():
+        if "#xywh=" in line:
+            sheet, _, fragment = line.partition("#")
+            line = media_url(f"{video.published_prefix}storyboard/{sheet}") + "#" + fragment
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def poster_url(video: Video) -> str | None:
+    return media_url(video.published_prefix + "poster.jpg") if video.playable else None
+
+
+def fallback_url(video: Video, viewer: User | None) -> str | None:
+    """The progressive MP4 (or M4A), only for viewers who may watch the whole video."""
+    if not video.playable or not can_watch_whole(video, viewer):
+        return None
+    name = "audio.m4a" if video.audio_only else "video.mp4"
+    return media_url(video.published_prefix + name)
