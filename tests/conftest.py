@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.users",
     "tests.fixtures.workers",
     "tests.fixtures.live",
+    "tests.fixtures.media",
 ]

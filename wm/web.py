@@ -52,9 +52,12 @@ def wants_fragment() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def render(template: str, block: str = "content", status: int = 200, **context: Any) -> Response:
-    """Render ``template`` whole, or only its ``block`` when htmx asked for a fragment."""
-    if wants_fragment():
+def render(template: str, block: str | None = "content", status: int = 200, **context: Any) -> Response:
+    """Render ``template`` whole, or only its ``block`` when htmx asked for a fragment.
+
+    ``block=None`` is for templates that are fragments themselves: always rendered whole.
+    """
+    if block is not None and wants_fragment():
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)

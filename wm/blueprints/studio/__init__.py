@@ -1,17 +1,78 @@
-"""Creator Studio: where creators manage what they publish."""
+"""Creator Studio: upload, watch encodes progress, edit and delete your videos."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, flash
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from wm.models.accounts import Role
-from wm.web import render, role_required
+from wm.models.media import AccessTier, Visibility
+from wm.services import DomainError
+from wm.services import media as service
+from wm.web import form_error_status, origin, redirect_to, render, role_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
+
+
+class VideoForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    visibility = SelectField("Visibility", choices=[(v.value, v.value.capitalize()) for v in Visibility])
+    access_tier = SelectField("Who can watch", choices=[(AccessTier.free.value, "Everyone"),
+                                                       (AccessTier.pro.value, "Pro members (others see a preview)")])
 
 
 @bp.get("/")
 @role_required(Role.creator)
 def index() -> Response:
-    """The studio home."""
-    return render("studio/index.html")
+    """The studio: upload zone and the creator's videos."""
+    return render("studio/index.html", videos=service.list_own_videos(current_user),
+                  chunk_bytes=current_app.config["WM_UPLOAD_CHUNK_BYTES"],
+                  max_bytes=current_app.config["WM_MAX_UPLOAD_BYTES"],
+                  used_bytes=service.used_bytes(current_user.id),
+                  quota_bytes=current_app.config["WM_CREATOR_QUOTA_BYTES"])
+
+
+@bp.get("/videos")
+@role_required(Role.creator)
+def videos() -> Response:
+    """The video list alone (refreshed after an upload finishes)."""
+    return render("studio/index.html", block="videos", videos=service.list_own_videos(current_user))
+
+
+@bp.get("/videos/<public_id>/status")
+@role_required(Role.creator)
+def status(public_id: str) -> Response:
+    """One video's state; polls itself while the video is uploading or processing."""
+    return render("studio/_status.html", block=None, video=service.owned_video(current_user, public_id))
+
+
+@bp.route("/videos/<public_id>/edit", methods=["GET", "POST"])
+@role_required(Role.creator)
+def edit(public_id: str) -> Response:
+    """Edit title, description, visibility and tier."""
+    video = service.owned_video(current_user, public_id)
+    form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
+    if form.validate_on_submit():
+        try:
+            service.update_details(current_user, public_id, form.title.data, form.description.data,
+                                   form.visibility.data, form.access_tier.data)
+        except DomainError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("Saved.", "success")
+            return redirect_to("studio.index")
+    status = form_error_status() if form.is_submitted() else 200
+    return render("studio/edit.html", block="form", status=status, form=form, video=video)
+
+
+@bp.post("/videos/<public_id>/delete")
+@role_required(Role.creator)
+def delete(public_id: str) -> Response:
+    """Delete a video (its files are removed in the background)."""
+    service.delete_video(current_user, public_id, origin=origin())
+    flash("The video is deleted.", "info")
+    return redirect_to("studio.index")

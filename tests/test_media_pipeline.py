@@ -1,0 +1,139 @@
+"""Ingest and encode end to end in real RQ workers with real ffmpeg; outputs checked with ffprobe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.media import make_broken, make_clip, stored_keys, upload_file
+from tests.fixtures.users import make_user
+from wm.extensions import db
+from wm.models.media import Video, VideoState
+from wm.services.media import get_video
+
+
+def ffprobe(path: Path, *args: str) -> dict:
+    result = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", *args, str(path)],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def duration(path: Path) -> float:
+    return float(ffprobe(path, "-show_entries", "format=duration")["format"]["duration"])
+
+
+def keyframe_times(playlist: Path) -> list[float]:
+    times = []
+    for segment in sorted(playlist.parent.glob("seg_*.ts")):
+        packets = ffprobe(segment, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags")["packets"]
+        times += [round(float(p["pts_time"]), 2) for p in packets if "K" in p["flags"]]
+    return times
+
+
+def process(app, burst_worker) -> None:
+    """Run the ingest (high queue), then the encode (encode queue), as the two workers would."""
+    burst_worker("general")
+    burst_worker("encode")
+
+
+def video_row(app, public_id: str) -> Video:
+    with app.app_context():
+        video = get_video(public_id)
+        db.session.expunge(video)
+        return video
+
+
+@pytest.mark.parametrize(
+    ("kind", "rungs", "size"),
+    [
+        ("landscape", ["720p", "480p", "360p", "240p"], (1280, 720)),
+        ("portrait", ["720p", "480p", "360p", "240p"], (720, 1280)),
+        ("rotated", ["720p", "480p", "360p", "240p"], (720, 1280)),
+        ("no_audio", ["360p", "240p"], (640, 360)),
+        ("ten_bit", ["480p", "360p", "240p"], (854, 480)),
+        ("vfr", ["360p", "240p"], (640, 360)),
+        ("odd", ["360p", "240p"], (636, 360)),
+        ("tiny", ["64p"], (96, 64)),
+    ],
+)
+def test_sources_of_every_shape_encode_to_an_aligned_ladder(app, burst_worker, clip_dir, storage_root, kind, rungs,
+                                                            size):
+    creator = make_user(app, role="creator")
+    source = make_clip(clip_dir, kind)
+    public_id = upload_file(app, creator, source)
+    process(app, burst_worker)
+    video = video_row(app, public_id)
+    assert video.state is VideoState.ready, video.failure_reason
+    assert [r["name"] for r in video.renditions] == rungs
+    published = storage_root / video.published_prefix
+    master = (published / "master.m3u8").read_text()
+    for rung in rungs:
+        assert f"{rung}/index.m3u8" in master
+    for attribute in ("BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=", "CODECS=\"avc1.", "FRAME-RATE="):
+        assert attribute in master
+    top = published / rungs[0] / "index.m3u8"
+    assert (video.renditions[0]["width"], video.renditions[0]["height"]) == size
+    stream = ffprobe(published / rungs[0] / "seg_00000.ts", "-show_streams", "-select_streams", "v:0")["streams"][0]
+    assert (stream["codec_name"], stream["pix_fmt"]) == ("h264", "yuv420p")
+    source_duration = duration(source)
+    assert abs(duration(published / "video.mp4") - source_duration) <= 0.1
+    aligned = {rung: keyframe_times(published / rung / "index.m3u8") for rung in rungs}
+    assert len({tuple(times) for times in aligned.values()}) == 1, aligned
+    times = aligned[rungs[0]]
+    assert all(abs((b - a) - 2.0) < 0.05 for a, b in pairwise(times)), times
+    assert "#EXT-X-TARGETDURATION:4" in top.read_text() or "#EXT-X-TARGETDURATION:5" in top.read_text()
+    assert (published / "poster.jpg").stat().st_size > 0
+    assert "#xywh=" in (published / "storyboard" / "storyboard.vtt").read_text()
+    head = (published / "video.mp4").read_bytes()[:4096]
+    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+    assert not [k for k in stored_keys(storage_root) if k.startswith(("raw/", "processing/"))]
+
+
+def test_audio_only_upload_becomes_an_audio_rendition_with_a_poster(app, burst_worker, clip_dir, storage_root):
+    creator = make_user(app, role="creator")
+    public_id = upload_file(app, creator, make_clip(clip_dir, "audio_only"))
+    process(app, burst_worker)
+    video = video_row(app, public_id)
+    assert video.state is VideoState.ready and video.audio_only
+    published = storage_root / video.published_prefix
+    assert [r["name"] for r in video.renditions] == ["audio"]
+    assert "audio/index.m3u8" in (published / "master.m3u8").read_text()
+    assert (published / "poster.jpg").stat().st_size > 0
+    assert abs(duration(published / "audio.m4a") - duration(make_clip(clip_dir, "audio_only"))) <= 0.1
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("text", "not a video or audio file we can read"),
+        ("empty", "The file is empty."),
+        ("truncated", "The file is incomplete"),
+    ],
+)
+def test_broken_uploads_are_refused_with_a_plain_reason_and_leave_nothing(app, burst_worker, clip_dir, storage_root,
+                                                                        kind, reason):
+    creator = make_user(app, role="creator")
+    public_id = upload_file(app, creator, make_broken(clip_dir, kind))
+    process(app, burst_worker)
+    video = video_row(app, public_id)
+    assert video.state is VideoState.failed
+    assert reason in video.failure_reason
+    assert stored_keys(storage_root) == []
+    assert list((Path(app.config["WM_VAR_DIR"]) / "uploads").iterdir()) == []
+
+
+def test_sources_over_the_limits_are_refused(app, burst_worker, clip_dir):
+    creator = make_user(app, role="creator")
+    app.config["WM_MAX_SOURCE_PIXELS"] = "640x640"
+    try:
+        public_id = upload_file(app, creator, make_clip(clip_dir, "landscape"))
+        process(app, burst_worker)
+    finally:
+        app.config["WM_MAX_SOURCE_PIXELS"] = "4096x4096"
+    video = video_row(app, public_id)
+    assert video.state is VideoState.failed
+    assert video.failure_reason == "The video is 1280x720; the largest we take is 640x640."

@@ -1,0 +1,129 @@
+// Weekmotion player: native HLS where the browser has it, hls.js elsewhere, the MP4 otherwise;
+// storyboard previews over the scrub bar; keyboard controls; the premium preview's end.
+(function () {
+  "use strict";
+  if (window.wmPlayer) { window.wmPlayer.init(); return; }
+
+  function parseVtt(text, base) {
+    var cues = [], blocks = text.split(/\n\n+/);
+    blocks.forEach(function (block) {
+      var lines = block.trim().split("\n");
+      var timing = lines.find(function (l) { return l.indexOf("-->") > 0; });
+      if (!timing) { return; }
+      var parts = timing.split("-->").map(function (t) { return toSeconds(t.trim()); });
+      var target = lines[lines.indexOf(timing) + 1] || "";
+      var hash = target.split("#xywh=");
+      var box = (hash[1] || "0,0,0,0").split(",").map(Number);
+      cues.push({ start: parts[0], end: parts[1], url: new URL(hash[0], base).href, x: box[0], y: box[1], w: box[2], h: box[3] });
+    });
+    return cues;
+  }
+
+  function toSeconds(stamp) {
+    var p = stamp.split(":").map(parseFloat);
+    return p.length === 3 ? p[0] * 3600 + p[1] * 60 + p[2] : p[0] * 60 + p[1];
+  }
+
+  function attachSource(video, box) {
+    var hls = box.dataset.hls, mp4 = box.dataset.mp4;
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = hls;
+    } else if (window.Hls && window.Hls.isSupported()) {
+      var player = new window.Hls({ capLevelToPlayerSize: true });
+      player.loadSource(hls);
+      player.attachMedia(video);
+      player.on(window.Hls.Events.ERROR, function (event, data) {
+        if (data.fatal && mp4) { player.destroy(); video.src = mp4; }
+      });
+      video.hls = player;
+    } else if (mp4) {
+      video.src = mp4;
+    }
+  }
+
+  function setupStoryboard(video, box) {
+    var scrub = box.querySelector(".scrub"), bar = box.querySelector(".scrub-bar");
+    var fill = box.querySelector(".scrub-fill"), thumb = box.querySelector(".scrub-thumb");
+    if (!scrub) { return; }
+    scrub.hidden = false;
+    var cues = [];
+    if (box.dataset.storyboard) {
+      fetch(box.dataset.storyboard, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (text) { cues = parseVtt(text, window.location.href); });
+    }
+    function timeAt(event) {
+      var rect = bar.getBoundingClientRect();
+      var ratio = Math.min(Math.max((event.clientX - rect.left) / rect.width, 0), 1);
+      return { ratio: ratio, time: ratio * (video.duration || 0) };
+    }
+    bar.addEventListener("mousemove", function (event) {
+      var at = timeAt(event);
+      var cue = cues.find(function (c) { return at.time >= c.start && at.time < c.end; });
+      if (!cue) { thumb.classList.remove("shown"); return; }
+      thumb.style.width = cue.w + "px";
+      thumb.style.height = cue.h + "px";
+      thumb.style.left = "calc(" + (at.ratio * 100) + "% - " + (cue.w / 2) + "px)";
+      thumb.style.backgroundImage = "url('" + cue.url + "')";
+      thumb.style.backgroundPosition = "-" + cue.x + "px -" + cue.y + "px";
+      thumb.querySelector("span").textContent = new Date(at.time * 1000).toISOString().substr(11, 8).replace(/^00:/, "");
+      thumb.classList.add("shown");
+    });
+    bar.addEventListener("mouseleave", function () { thumb.classList.remove("shown"); });
+    bar.addEventListener("click", function (event) { video.currentTime = timeAt(event).time; });
+    video.addEventListener("timeupdate", function () {
+      fill.style.width = (video.duration ? video.currentTime / video.duration * 100 : 0) + "%";
+    });
+  }
+
+  function currentVideo() {
+    return document.querySelector("[data-player] video");
+  }
+
+  function setupKeys() {
+    document.addEventListener("keydown", function (event) {
+      var video = currentVideo();
+      if (!video) { return; }
+      var tag = (event.target.tagName || "").toLowerCase();
+      if (tag === "input" || tag === "textarea" || tag === "select" || event.ctrlKey || event.metaKey) { return; }
+      var handled = true;
+      switch (event.key) {
+        case " ": case "k": video.paused ? video.play() : video.pause(); break;
+        case "j": video.currentTime = Math.max(0, video.currentTime - 10); break;
+        case "l": video.currentTime = video.currentTime + 10; break;
+        case "ArrowLeft": video.currentTime = Math.max(0, video.currentTime - 5); break;
+        case "ArrowRight": video.currentTime = video.currentTime + 5; break;
+        case "m": video.muted = !video.muted; break;
+        case "f":
+          if (document.fullscreenElement) { document.exitFullscreen(); } else { video.requestFullscreen(); }
+          break;
+        default: handled = false;
+      }
+      if (handled) { event.preventDefault(); }
+    });
+  }
+
+  function setupPreview(video, box) {
+    var limit = parseFloat(box.dataset.preview || "0");
+    if (!limit) { return; }
+    video.addEventListener("timeupdate", function () {
+      if (video.currentTime >= limit) { video.pause(); video.currentTime = limit; box.classList.add("preview-over"); }
+    });
+    video.addEventListener("ended", function () { box.classList.add("preview-over"); });
+  }
+
+  function init() {
+    var box = document.querySelector("[data-player]");
+    if (!box || box.dataset.ready) { return; }
+    box.dataset.ready = "1";
+    var video = box.querySelector("video");
+    attachSource(video, box);
+    setupStoryboard(video, box);
+    setupPreview(video, box);
+  }
+
+  window.wmPlayer = { init: init };
+  setupKeys();
+  init();
+  document.addEventListener("htmx:afterSettle", init);
+})();
