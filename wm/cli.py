@@ -90,6 +90,10 @@ NGINX_RATES = {"auth": "10r/m", "api": "20r/s", "pages": "30r/s"}
 
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
+    from wm.services.media.playback import media_secret
+    from wm.storage import LocalStorage, storage
+
+    store = storage()
     """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
     env = Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
@@ -100,6 +104,8 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "prefix": str(prefix),
         "run_as_root": os.geteuid() == 0,
         "rates": NGINX_RATES | (rates or {}),
+        "storage_root": store.root if isinstance(store, LocalStorage) else None,
+        "media_secret": media_secret(),
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:
@@ -116,9 +122,10 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
 @click.option("--rate", "rate_overrides", multiple=True, metavar="ZONE=RATE",
               help="Override a per-address request rate: auth (10r/m), api (20r/s) or pages (30r/s).")
+@with_appcontext
 def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | None, out: Path | None,
                  rate_overrides: tuple[str, ...] = ()) -> None:
-    """Render the nginx config."""
+    """Render the nginx config (it holds the media-signing secret: the file is made private)."""
     from wm.config import var_dir
 
     prefix = (prefix or var_dir() / "nginx").resolve()
@@ -134,6 +141,8 @@ def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | No
         click.echo(text, nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch(mode=0o600)
+        out.chmod(0o600)
         out.write_text(text)
 
 
@@ -141,6 +150,7 @@ def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | No
 @click.option("--listen", default="127.0.0.1:8000", show_default=True)
 @click.option("--upstream", default="127.0.0.1:8001", show_default=True)
 @click.pass_context
+@with_appcontext
 def edge(ctx: click.Context, listen: str, upstream: str) -> None:
     """Run nginx in the foreground in front of gunicorn (make run); idle if nginx is not installed."""
     from wm.config import var_dir

@@ -1,0 +1,147 @@
+"""Playback: the watch page, per-viewer playlists, signed media URLs, the premium preview, through Flask and nginx."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from tests.fixtures.apps import REDIS_URL
+from tests.fixtures.edge import edge_stack
+from tests.fixtures.media import make_clip, upload_file
+from tests.fixtures.users import log_in, make_user
+from wm.extensions import db
+from wm.models.media import AccessTier, Visibility
+from wm.services.media import get_video
+from wm.services.media.playback import signature
+
+PREVIEW = 4
+
+
+@pytest.fixture
+def published(app, burst_worker, clip_dir):
+    """A creator and their 12-second video, encoded and published (free tier)."""
+    creator = make_user(app, role="creator")
+    public_id = upload_file(app, creator, make_clip(clip_dir, "landscape", 12))
+    burst_worker("general")
+    burst_worker("encode")
+    set_video(app, public_id, visibility=Visibility.published)
+    app.config["WM_PREVIEW_SECONDS"] = PREVIEW
+    yield creator, public_id
+    app.config["WM_PREVIEW_SECONDS"] = 60
+
+
+def set_video(app, public_id: str, **fields) -> None:
+    with app.app_context():
+        video = get_video(public_id)
+        for name, value in fields.items():
+            setattr(video, name, value)
+        db.session.commit()
+
+
+def segment_urls(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def seconds_listed(playlist: str) -> float:
+    return sum(float(m) for m in re.findall(r"#EXTINF:([\d.]+)", playlist))
+
+
+def test_watch_page_offers_hls_mp4_and_poster(client, published):
+    _, public_id = published
+    html = client.get(f"/v/{public_id}").get_data(as_text=True)
+    assert f'data-hls="/v/{public_id}/hls/master.m3u8"' in html
+    assert re.search(r'data-mp4="/m/published/[^"]+/video\.mp4\?md5=[\w-]+&amp;expires=\d+"', html)
+    assert re.search(r'poster="/m/published/[^"]+/poster\.jpg\?md5=', html)
+    assert "hls.min.js" in html
+
+
+def test_private_and_draft_videos_are_for_their_owner(app, client, published):
+    creator, public_id = published
+    for visibility in (Visibility.private, Visibility.draft):
+        set_video(app, public_id, visibility=visibility)
+        assert client.get(f"/v/{public_id}").status_code == 404
+        assert client.get(f"/v/{public_id}/hls/master.m3u8").status_code == 404
+    owner = app.test_client()
+    log_in(owner, creator.handle)
+    assert owner.get(f"/v/{public_id}").status_code == 200
+    set_video(app, public_id, visibility=Visibility.unlisted)
+    assert client.get(f"/v/{public_id}").status_code == 200
+
+
+def test_playlists_carry_signed_urls_that_the_app_serves(client, published):
+    _, public_id = published
+    master = client.get(f"/v/{public_id}/hls/master.m3u8")
+    assert master.mimetype == "application/vnd.apple.mpegurl" and "BANDWIDTH=" in master.get_data(as_text=True)
+    playlist = client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
+    urls = segment_urls(playlist)
+    assert len(urls) == 3 and all("md5=" in url and "expires=" in url for url in urls)
+    segment = client.get(urls[0])
+    assert segment.status_code == 200 and len(segment.data) > 1000
+    assert client.get(urls[0].split("?")[0]).status_code == 403
+    assert client.get(urls[0].replace("md5=", "md5=x")).status_code == 403
+    assert client.get(f"/v/{public_id}/hls/9999p/index.m3u8").status_code == 404
+    vtt = client.get(f"/v/{public_id}/storyboard.vtt").get_data(as_text=True)
+    sheet = re.search(r"(/m/\S+sb_001\.jpg\S*)#xywh=", vtt).group(1)
+    assert client.get(sheet).status_code == 200
+
+
+def test_expired_media_urls_are_refused(client, published, app):
+    _, public_id = published
+    playlist = client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
+    path = segment_urls(playlist)[0].split("?")[0]
+    expired = int(time.time()) - 10
+    with app.app_context():
+        url = f"{path}?md5={signature(path, expired)}&expires={expired}"
+    assert client.get(url).status_code == 410
+
+
+def test_range_requests_answer_206(client, published):
+    _, public_id = published
+    html = client.get(f"/v/{public_id}").get_data(as_text=True)
+    mp4 = re.search(r'data-mp4="([^"]+)"', html).group(1).replace("&amp;", "&")
+    response = client.get(mp4, headers={"Range": "bytes=0-99"})
+    assert response.status_code == 206 and len(response.data) == 100
+    assert response.headers["Content-Range"].startswith("bytes 0-99/")
+
+
+def test_pro_videos_play_a_server_enforced_preview_for_others(app, client, published):
+    _, public_id = published
+    set_video(app, public_id, access_tier=AccessTier.pro)
+    preview = client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
+    assert seconds_listed(preview) <= PREVIEW + 0.5 and "#EXT-X-ENDLIST" in preview
+    assert len(segment_urls(preview)) == 1
+    page = client.get(f"/v/{public_id}").get_data(as_text=True)
+    assert "you are watching the first 4 seconds" in page and "data-mp4" not in page
+    member = make_user(app, role="viewer", tier="pro")
+    pro_client = app.test_client()
+    log_in(pro_client, member.handle)
+    whole = pro_client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
+    assert seconds_listed(whole) >= 11.9 and len(segment_urls(whole)) == 3
+    assert "data-mp4" in pro_client.get(f"/v/{public_id}").get_data(as_text=True)
+
+
+@pytest.mark.edge
+def test_nginx_serves_signed_media_and_refuses_the_rest(app, mysql_url, tmp_path, published):
+    _, public_id = published
+    env = {"WM_SECRET_KEY": app.config["SECRET_KEY"], "WM_STORAGE_URL": app.config["WM_STORAGE_URL"],
+           "WM_PREVIEW_SECONDS": str(PREVIEW)}
+    with edge_stack(mysql_url, REDIS_URL, tmp_path, env_overrides=env) as stack:
+        playlist = requests.get(f"{stack.edge}/v/{public_id}/hls/720p/index.m3u8").text
+        url = stack.edge + segment_urls(playlist)[0]
+        signed = requests.get(url)
+        assert signed.status_code == 200 and signed.headers["Content-Type"] == "video/mp2t"
+        assert "gunicorn" not in signed.headers.get("Server", "")
+        assert requests.get(url.split("?")[0]).status_code == 403
+        path = url.split("?")[0].removeprefix(stack.edge)
+        expired = int(time.time()) - 10
+        with app.app_context():
+            stale = f"{stack.edge}{path}?md5={signature(path, expired)}&expires={expired}"
+        assert requests.get(stale).status_code == 410
+        ranged = requests.get(url, headers={"Range": "bytes=10-19"})
+        assert ranged.status_code == 206 and len(ranged.content) == 10
+        set_video(app, public_id, access_tier=AccessTier.pro)
+        preview = requests.get(f"{stack.edge}/v/{public_id}/hls/720p/index.m3u8").text
+        assert len(segment_urls(preview)) == 1 and seconds_listed(preview) <= PREVIEW + 0.5

@@ -1,0 +1,243 @@
+"""The tus 1.0 upload API over real HTTP, driven by the tuspy client (and raw requests for bad input)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from tusclient.exceptions import TusCommunicationError
+
+from tests.fixtures.media import make_clip
+from wm.extensions import db, get_queue
+from wm.models.base import utcnow
+from wm.models.media import Upload, Video, VideoState
+
+
+def uploads_folder(app) -> Path:
+    return Path(app.config["WM_VAR_DIR"]) / "uploads"
+
+
+def video_of(app, upload_url: str) -> Video:
+    with app.app_context():
+        upload = db.session.get(Upload, upload_url.rstrip("/").rsplit("/", 1)[1])
+        video = db.session.get(Video, upload.video_id)
+        db.session.expunge(video)
+        return video
+
+
+def test_options_announce_the_tus_extensions(live_server):
+    response = requests.options(f"{live_server}/api/v1/uploads/")
+    assert response.status_code == 204
+    assert response.headers["Tus-Version"] == "1.0.0"
+    assert set(response.headers["Tus-Extension"].split(",")) == {
+        "creation", "creation-with-upload", "termination", "checksum", "expiration"}
+    assert response.headers["Tus-Checksum-Algorithm"] == "sha1"
+
+
+def test_tuspy_upload_with_checksums_completes_and_queues_ingest(app, web_session, clip_dir):
+    session = web_session("creator")
+    clip = make_clip(clip_dir, "landscape")
+    uploader = session.tus().uploader(str(clip), chunk_size=256 * 1024, upload_checksum=True,
+                                      metadata={"filename": clip.name, "title": "My first video"})
+    uploader.upload()
+    assert uploader.offset == clip.stat().st_size
+    video = video_of(app, uploader.url)
+    assert video.state is VideoState.processing and video.title == "My first video"
+    with app.app_context():
+        assert get_queue("high").count == 1
+        upload = db.session.get(Upload, uploader.url.rsplit("/", 1)[1])
+        stored = (uploads_folder(app) / upload.id).read_bytes()
+    assert hashlib.sha1(stored).digest() == hashlib.sha1(clip.read_bytes()).digest()
+
+
+def test_an_interrupted_upload_resumes_from_its_offset(app, web_session, clip_dir):
+    session = web_session("creator")
+    clip = make_clip(clip_dir, "landscape")
+    first = session.tus().uploader(str(clip), chunk_size=200_000)
+    first.upload_chunk()
+    first.upload_chunk()
+    assert first.offset == 400_000
+    resumed = session.tus().uploader(str(clip), url=first.url, chunk_size=1_000_000)
+    assert resumed.offset == 400_000  # read back with HEAD
+    resumed.upload()
+    with app.app_context():
+        upload = db.session.get(Upload, first.url.rsplit("/", 1)[1])
+        assert upload.offset == upload.length == clip.stat().st_size
+        assert (uploads_folder(app) / upload.id).read_bytes() == clip.read_bytes()
+
+
+def test_creation_with_upload_writes_the_first_bytes(app, web_session):
+    session = web_session("creator")
+    body = b"x" * 1000
+    response = session.http.post(f"{session.base}/api/v1/uploads/", data=body, headers={
+        **session.headers, "Upload-Length": "5000", "Content-Type": "application/offset+octet-stream"})
+    assert response.status_code == 201
+    assert response.headers["Upload-Offset"] == "1000"
+    assert "Upload-Expires" in response.headers
+
+
+def create(session, length: int = 1000) -> str:
+    response = session.http.post(f"{session.base}/api/v1/uploads/",
+                                 headers={**session.headers, "Upload-Length": str(length)})
+    assert response.status_code == 201, response.text
+    return session.base + response.headers["Location"]
+
+
+def patch(session, url: str, offset: int, body, **headers) -> requests.Response:
+    return session.http.patch(url, data=body, headers={
+        **session.headers, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **headers})
+
+
+def test_a_wrong_offset_is_a_409_and_changes_nothing(app, web_session):
+    session = web_session("creator")
+    url = create(session)
+    assert patch(session, url, 0, b"a" * 100).status_code == 204
+    response = patch(session, url, 50, b"b" * 100)
+    assert response.status_code == 409
+    assert "Upload-Offset is 50 but the upload is at 100" in response.json()["detail"]
+    head = session.http.head(url, headers=session.headers)
+    assert head.headers["Upload-Offset"] == "100" and head.headers["Upload-Length"] == "1000"
+
+
+def test_a_concurrent_patch_gets_409(app, web_session):
+    session = web_session("creator")
+    url = create(session, length=10_000)
+    release = threading.Event()
+
+    def slow_body():
+        yield b"a" * 100
+        release.wait(10)
+        yield b"b" * 100
+
+    first = {}
+    thread = threading.Thread(target=lambda: first.update(response=patch(session, url, 0, slow_body())))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        with app.app_context():
+            from wm.extensions import redis_client
+
+            while not redis_client.keys("upload-lock:*") and time.monotonic() < deadline:
+                time.sleep(0.05)
+        second = patch(session, url, 0, b"c" * 100)
+    finally:
+        release.set()
+        thread.join(10)
+    assert second.status_code == 409
+    assert "Another request is writing" in second.json()["detail"]
+    assert first["response"].status_code == 204 and first["response"].headers["Upload-Offset"] == "200"
+
+
+def test_an_oversized_upload_is_refused_before_any_byte_is_stored(app, web_session):
+    session = web_session("creator")
+    app.config["WM_MAX_UPLOAD_BYTES"] = 1_000_000
+    try:
+        response = session.http.post(f"{session.base}/api/v1/uploads/",
+                                     headers={**session.headers, "Upload-Length": "1000001"})
+    finally:
+        app.config["WM_MAX_UPLOAD_BYTES"] = 8 * 1024**3
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert not uploads_folder(app).exists() or list(uploads_folder(app).iterdir()) == []
+    with app.app_context():
+        assert db.session.query(Video).count() == 0
+
+
+def test_the_storage_quota_is_enforced(app, web_session):
+    session = web_session("creator")
+    app.config["WM_CREATOR_QUOTA_BYTES"] = 5000
+    try:
+        create(session, 4000)
+        response = session.http.post(f"{session.base}/api/v1/uploads/",
+                                     headers={**session.headers, "Upload-Length": "2000"})
+    finally:
+        app.config["WM_CREATOR_QUOTA_BYTES"] = 50 * 1024**3
+    assert response.status_code == 413 and "storage quota" in response.json()["detail"]
+
+
+def test_a_checksum_mismatch_is_460_and_the_bytes_are_dropped(app, web_session):
+    session = web_session("creator")
+    url = create(session)
+    wrong = base64.b64encode(hashlib.sha1(b"something else").digest()).decode()
+    response = patch(session, url, 0, b"a" * 100, **{"Upload-Checksum": f"sha1 {wrong}"})
+    assert response.status_code == 460
+    right = base64.b64encode(hashlib.sha1(b"a" * 100).digest()).decode()
+    response = patch(session, url, 0, b"a" * 100, **{"Upload-Checksum": f"sha1 {right}"})
+    assert response.status_code == 204 and response.headers["Upload-Offset"] == "100"
+    bad_algorithm = patch(session, url, 100, b"a", **{"Upload-Checksum": f"md5 {right}"})
+    assert bad_algorithm.status_code == 400
+
+
+def test_termination_removes_the_upload(app, web_session):
+    session = web_session("creator")
+    url = create(session)
+    patch(session, url, 0, b"a" * 10)
+    assert session.http.delete(url, headers=session.headers).status_code == 204
+    assert session.http.head(url, headers=session.headers).status_code == 404
+    assert list(uploads_folder(app).iterdir()) == []
+
+
+def test_an_expired_upload_is_gone_and_the_maintenance_task_removes_it(app, web_session):
+    session = web_session("creator")
+    url = create(session)
+    with app.app_context():
+        upload = db.session.get(Upload, url.rsplit("/", 1)[1])
+        upload.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    assert patch(session, url, 0, b"a").status_code == 410
+    result = app.test_cli_runner().invoke(args=["maintenance", "expire-uploads"])
+    assert '"expired": 1' in result.output
+    assert list(uploads_folder(app).iterdir()) == []
+
+
+def test_uploads_are_for_their_creator_only(app, web_session):
+    owner, other, viewer = web_session("creator"), web_session("creator"), web_session("viewer")
+    url = create(owner)
+    assert other.http.head(url, headers=other.headers).status_code == 404
+    assert patch(other, url, 0, b"a").status_code == 404
+    assert other.http.delete(url, headers=other.headers).status_code == 404
+    response = viewer.http.post(f"{viewer.base}/api/v1/uploads/", headers={**viewer.headers, "Upload-Length": "10"})
+    assert response.status_code == 403
+    anonymous = requests.post(f"{owner.base}/api/v1/uploads/", headers={"Tus-Resumable": "1.0.0",
+                                                                      "Upload-Length": "10"})
+    assert anonymous.status_code in (400, 401)
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({"Tus-Resumable": "0.2.2", "Upload-Length": "10"}, "Send Tus-Resumable: 1.0.0."),
+        ({"Upload-Length": "ten"}, "Upload-Length must be a non-negative integer."),
+        ({"Upload-Length": "10", "Upload-Metadata": "filename !!!"}, "not base64"),
+        ({"Upload-Defer-Length": "1"}, "Upload-Defer-Length is not supported"),
+    ],
+)
+def test_malformed_creation_requests_get_a_clear_problem(web_session, headers, detail):
+    session = web_session("creator")
+    response = session.http.post(f"{session.base}/api/v1/uploads/", headers={**session.headers, **headers})
+    assert response.status_code == 400
+    assert detail in response.json()["detail"]
+
+
+def test_a_patch_with_the_wrong_content_type_is_refused(web_session):
+    session = web_session("creator")
+    url = create(session)
+    response = session.http.patch(url, data=b"abc", headers={**session.headers, "Upload-Offset": "0",
+                                                             "Content-Type": "text/plain"})
+    assert response.status_code == 400 and "Content-Type must be" in response.json()["detail"]
+
+
+def test_tuspy_reports_a_refused_upload(app, web_session, clip_dir):
+    session = web_session("creator")
+    app.config["WM_MAX_UPLOAD_BYTES"] = 10
+    try:
+        with pytest.raises(TusCommunicationError):
+            session.tus().uploader(str(make_clip(clip_dir, "landscape")), chunk_size=1000).upload()
+    finally:
+        app.config["WM_MAX_UPLOAD_BYTES"] = 8 * 1024**3
