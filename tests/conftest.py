@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.workers",
     "tests.fixtures.live",
     "tests.fixtures.media",
+    "tests.fixtures.s3",
 ]

@@ -1,0 +1,40 @@
+"""In a real browser: upload the sample video in the studio, watch it encode, then play it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.fixtures.media import SAMPLE
+from tests.fixtures.users import make_user
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page, base: str, handle: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Handle or email").fill(handle)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(f"Logged in as @{handle}.")).to_be_visible()
+
+
+def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes):
+    creator = make_user(app, role="creator", handle="studio_user")
+    log_in(page, live_server, creator.handle)
+    page.get_by_role("link", name="Studio").click()
+    page.set_input_files("#files", str(SAMPLE))
+    item = page.locator(".upload-item")
+    expect(item.locator(".name")).to_have_text("bigbuckbunny.mp4")
+    expect(item.locator(".message")).to_have_text("Uploaded; processing starts now.", timeout=30_000)
+    assert item.locator("progress").get_attribute("value") == "100"
+    row = page.locator("#video-list tr", has_text="bigbuckbunny")
+    expect(row.get_by_text("Ready")).to_be_visible(timeout=90_000)
+
+    row.get_by_role("link", name="Watch").click()
+    expect(page.get_by_role("heading", name="bigbuckbunny")).to_be_visible()
+    video = page.locator("video#video")
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 1.5", timeout=30_000)
+    assert "/poster.jpg?md5=" in video.get_attribute("poster")
+    assert page.evaluate("() => document.querySelector('video').videoWidth") > 0
