@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
@@ -85,8 +85,13 @@ def encode(video_id: int) -> str:
     db.session.commit()
     attempt, public_id = video.encode_attempt, video.public_id
     delete_prefix(store, f"processing/{public_id}/")  # whatever an earlier, killed run left behind
-    with tempfile.TemporaryDirectory(prefix=f"wm-encode-{public_id}-") as folder:
-        work = Path(folder)
+    for key in list(store.keys(f"published/{public_id}/")):
+        if not (video.published_prefix and key.startswith(video.published_prefix)):
+            store.delete(key)  # a killed run's half-finished publish; players never pointed at it
+    work = Path(current_app.config["WM_VAR_DIR"]) / "work" / public_id
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
         source = store.local_path(raw_key(video)) or store.fetch(raw_key(video), work / "source")
         info = probe(source)
         plan = encoder.build_plan(source, work / "out", info, current_app.config["WM_ENCODE_PRESET"],
@@ -102,6 +107,8 @@ def encode(video_id: int) -> str:
         for path in files:
             store.put_file(processing + path.relative_to(plan.out).as_posix(), path)
         stored_bytes = sum(p.stat().st_size for p in files)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     published = f"published/{public_id}/v{attempt}/"
     for key in list(store.keys(processing)):
         store.copy(key, published + key[len(processing):])

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from rq.scheduler import RQScheduler
 
 from tests.fixtures.media import make_broken, make_clip, stored_keys, upload_file
 from tests.fixtures.users import make_user
-from wm.extensions import db
+from tests.fixtures.workers import kill_worker, start_worker, worker_env
+from wm.extensions import db, get_queue, redis_client
 from wm.models.media import Video, VideoState
+from wm.queues import RETRY_INTERVALS
 from wm.services.media import get_video
 
 
@@ -137,3 +141,33 @@ def test_sources_over_the_limits_are_refused(app, burst_worker, clip_dir):
     video = video_row(app, public_id)
     assert video.state is VideoState.failed
     assert video.failure_reason == "The video is 1280x720; the largest we take is 640x640."
+
+
+def test_an_encode_killed_mid_way_is_picked_up_again_without_leftovers(app, mysql_url, burst_worker, clip_dir,
+                                                                      storage_root):
+    creator = make_user(app, role="creator")
+    public_id = upload_file(app, creator, make_clip(clip_dir, "landscape", 20))
+    burst_worker("general")
+    worker = start_worker(worker_env(app, mysql_url, WM_ENCODE_PRESET="slow"), "encode")
+    try:
+        deadline = time.monotonic() + 60
+        while video_row(app, public_id).encode_progress < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert video_row(app, public_id).encode_progress >= 5
+    finally:
+        kill_worker(worker)
+    time.sleep(0.5)
+    running = subprocess.run(["pgrep", "-f", f"work/{public_id}"], capture_output=True, text=True).stdout
+    assert running == "", "ffmpeg outlived its killed worker"
+    with app.app_context():
+        queue = get_queue("encode")
+        queue.started_job_registry.cleanup(timestamp=time.time() + 3600)  # as maintenance does once heartbeats lapse
+        redis_client.delete(RQScheduler.get_locking_key("encode"))  # the dead worker's scheduler lock, expired
+        assert queue.scheduled_job_registry.count == 1
+    time.sleep(RETRY_INTERVALS[0] + 1)
+    burst_worker("encode", with_scheduler=True)
+    video = video_row(app, public_id)
+    assert video.state is VideoState.ready and video.published_prefix == f"published/{public_id}/v2/"
+    keys = stored_keys(storage_root)
+    assert keys and all(key.startswith(f"published/{public_id}/v2/") for key in keys), keys
+    assert list((Path(app.config["WM_VAR_DIR"]) / "work").iterdir()) == []

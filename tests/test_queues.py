@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 
-from tests.fixtures.apps import REDIS_URL
 from tests.fixtures.users import make_user
+from tests.fixtures.workers import kill_worker, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
 from wm.queues import RETRY_INTERVALS, enqueue, enqueue_after_commit, worker_queues
 
-ROOT = Path(__file__).resolve().parent.parent
 MARKER = "tests.fixtures.workers.record_marker"
 
 
@@ -70,26 +64,18 @@ def test_general_worker_serves_queues_in_priority_order(app, burst_worker):
         assert [x.decode() for x in redis_client.lrange("test:order", 0, -1)] == ["critical", "default", "low"]
 
 
-def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, tmp_path, burst_worker):
+def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, burst_worker):
     """SIGKILL a worker mid-job: once its heartbeat lapses the job runs again, to completion."""
-    env = {**os.environ, "WM_DATABASE_URL": mysql_url, "WM_REDIS_URL": REDIS_URL, "WM_SECRET_KEY": "x",
-           "WM_VAR_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     with app.app_context():
         job = enqueue("default", "tests.fixtures.workers.slow_marker", "killed", 60)
-        worker = subprocess.Popen([str(Path(sys.executable).with_name("wm")), "worker"], env=env,
-                                  start_new_session=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        worker = start_worker(worker_env(app, mysql_url))
         try:
             deadline = time.monotonic() + 30
             while job.get_status(refresh=True) != JobStatus.STARTED and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert job.get_status() == JobStatus.STARTED
         finally:
-            # RQ runs each job in a work horse in its own session: kill both, as a crashed machine would.
-            horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-            for pid in [worker.pid, *map(int, horses)]:
-                os.kill(pid, signal.SIGKILL)
-            worker.wait()
+            kill_worker(worker)
         registry = get_queue("default").started_job_registry
         # What time would do: the heartbeat lapses, and the dead worker's scheduler lock expires.
         registry.cleanup(timestamp=time.time() + 3600)

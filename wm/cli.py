@@ -55,7 +55,7 @@ def worker(kind: str, burst: bool) -> None:
     """Run a worker: 'general' serves critical, high, default, low, maintenance; 'encode' serves encodes."""
     from wm.queues import run_worker
 
-    run_worker(current_app._get_current_object(), kind, burst=burst, with_scheduler=kind == "general")
+    run_worker(current_app._get_current_object(), kind, burst=burst)
 
 
 @click.command()

@@ -8,8 +8,10 @@ playlist from the measured segment sizes and remux one rung into a faststart MP4
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ AUDIO_KBPS = 128
 STORYBOARD_TILE = (160, 90)
 STORYBOARD_GRID = (10, 10)
 MAX_FPS = 60
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ def run(plan: EncodePlan, on_progress: Callable[[int], None] | None = None) -> N
     """Run the plan's ffmpeg command, reporting whole percents from ``-progress``; raise on failure."""
     for folder in [*(o.rung.name for o in plan.outputs), "audio", "storyboard"]:
         (plan.out / folder).mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_die_with_parent)
     last = -1
     assert process.stdout is not None
     for line in process.stdout:
@@ -171,6 +175,12 @@ def run(plan: EncodePlan, on_progress: Callable[[int], None] | None = None) -> N
     stderr = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
         raise EncodeError(stderr.strip().splitlines()[-1] if stderr.strip() else "ffmpeg failed")
+
+
+def _die_with_parent() -> None:
+    """Linux: ffmpeg gets SIGKILL when the worker that started it dies, so no encode outlives its job."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EncodeError(RuntimeError):
