@@ -171,3 +171,32 @@ def test_an_encode_killed_mid_way_is_picked_up_again_without_leftovers(app, mysq
     keys = stored_keys(storage_root)
     assert keys and all(key.startswith(f"published/{public_id}/v2/") for key in keys), keys
     assert list((Path(app.config["WM_VAR_DIR"]) / "work").iterdir()) == []
+
+
+def decoded_md5(path: Path) -> str:
+    result = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "md5", "-"],
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def test_a_source_that_already_qualifies_is_stream_copied_as_the_top_rung(app, burst_worker, clip_dir, storage_root):
+    creator = make_user(app, role="creator")
+    source = make_clip(clip_dir, "phone", 10)
+    public_id = upload_file(app, creator, source)
+    process(app, burst_worker)
+    video = video_row(app, public_id)
+    assert video.state is VideoState.ready
+    published = storage_root / video.published_prefix
+    assert decoded_md5(published / "720p" / "index.m3u8") == decoded_md5(source), "720p should be the source as is"
+    assert decoded_md5(published / "480p" / "index.m3u8") != decoded_md5(source)
+    aligned = {rung: keyframe_times(published / rung / "index.m3u8") for rung in ("720p", "480p", "360p", "240p")}
+    assert len({tuple(times) for times in aligned.values()}) == 1, aligned
+
+
+def test_a_source_with_long_gops_is_encoded_not_copied(app, burst_worker, clip_dir, storage_root):
+    creator = make_user(app, role="creator")
+    source = make_clip(clip_dir, "landscape", 10)
+    public_id = upload_file(app, creator, source)
+    process(app, burst_worker)
+    published = storage_root / video_row(app, public_id).published_prefix
+    assert decoded_md5(published / "720p" / "index.m3u8") != decoded_md5(source)

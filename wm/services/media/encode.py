@@ -15,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from wm.services.media.probe import SourceInfo
@@ -62,7 +63,12 @@ class EncodePlan:
     crf: int
     storyboard_interval: float
     poster_start: float
+    copy_keyframes: list[float] | None = None  # set when the top rung is a stream copy of the source
     command: list[str] = field(default_factory=list)
+
+    @property
+    def copies_top_rung(self) -> bool:
+        return self.copy_keyframes is not None
 
 
 def _even(value: float) -> int:
@@ -96,12 +102,47 @@ def storyboard_interval(duration: float) -> float:
     return max(2.0, math.ceil(duration / 100))
 
 
+COPYABLE_PROFILES = {"High", "Main", "Constrained Baseline", "Baseline"}
+
+
+def source_keyframes(source: Path) -> list[float]:
+    """Presentation times of the source's video keyframes (demuxed only, not decoded)."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                             "packet=pts_time,flags", "-of", "csv=p=0", str(source)],
+                            capture_output=True, text=True, timeout=1800)
+    times = [float(t) for t, _, flags in (line.partition(",") for line in result.stdout.splitlines())
+             if "K" in flags and t not in ("", "N/A")]
+    return sorted(times)
+
+
+def copy_keyframes(source: Path, info: SourceInfo, top: Output | None) -> list[float] | None:
+    """The source's keyframe times if its video can be the top rung as it is (PeerTube's quick path).
+
+    It qualifies when it is H.264 yuv420p in a common profile, exactly the top rung's size, unrotated,
+    constant-rate enough, within the rung's bitrate cap, and has a keyframe at least every segment.
+    """
+    if top is None or not info.has_video or info.rotation:
+        return None
+    if (info.video_codec, info.pix_fmt) != ("h264", "yuv420p") or info.profile not in COPYABLE_PROFILES:
+        return None
+    if (info.width, info.height) != (top.width, top.height) or not 0 < info.fps <= MAX_FPS:
+        return None
+    if not info.video_bit_rate or info.video_bit_rate > top.rung.max_kbps * 1000:
+        return None
+    times = source_keyframes(source)
+    if not times or times[0] > 0.1:
+        return None
+    gaps = [b - a for a, b in pairwise([*times, info.duration])]
+    return times if max(gaps) <= SEGMENT_SECONDS + 0.01 else None
+
+
 def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int) -> EncodePlan:
     """Work out the whole ffmpeg command for ``source`` into the folder ``out``."""
     fps = output_fps(info)
     poster_start = min(info.duration * 0.1, 10.0)
-    plan = EncodePlan(source, out, info, plan_ladder(info), fps, preset, crf, storyboard_interval(info.duration),
-                      poster_start)
+    outputs = plan_ladder(info)
+    plan = EncodePlan(source, out, info, outputs, fps, preset, crf, storyboard_interval(info.duration),
+                      poster_start, copy_keyframes(source, info, outputs[0] if outputs else None))
     plan.command = _command(plan)
     return plan
 
@@ -114,10 +155,11 @@ def _command(plan: EncodePlan) -> list[str]:
     graph, maps, streams = [], [], []
     if plan.outputs:
         count = len(plan.outputs) + 2
-        graph.append(f"[0:v:0]fps={plan.fps},format=yuv420p,split={count}"
-                     + "".join(f"[s{i}]" for i in range(count)))
+        labels = [f"[s{i}]" for i in range(count) if not (i == 0 and plan.copies_top_rung)]
+        graph.append(f"[0:v:0]fps={plan.fps},format=yuv420p,split={len(labels)}" + "".join(labels))
         for i, output in enumerate(plan.outputs):
-            graph.append(f"[s{i}]scale={output.width}:{output.height}:flags=bicubic,setsar=1[v{i}]")
+            if not (i == 0 and plan.copies_top_rung):
+                graph.append(f"[s{i}]scale={output.width}:{output.height}:flags=bicubic,setsar=1[v{i}]")
         tile_w, tile_h = STORYBOARD_TILE
         cols, rows = STORYBOARD_GRID
         graph.append(f"[s{len(plan.outputs)}]fps=1/{plan.storyboard_interval},"
@@ -129,13 +171,19 @@ def _command(plan: EncodePlan) -> list[str]:
     command += ["-filter_complex", ";".join(graph)] if graph else []
     for i, output in enumerate(plan.outputs):
         rate = output.rung.max_kbps
+        if i == 0 and plan.copies_top_rung:
+            maps += ["-map", "0:v:0"]
+            streams += ["-c:v:0", "copy"]
+            continue
         maps += ["-map", f"[v{i}]"]
         streams += [f"-c:v:{i}", "libx264", f"-preset:v:{i}", plan.preset, f"-crf:v:{i}", str(plan.crf),
                     f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{rate * 2}k", f"-profile:v:{i}", "high",
                     f"-g:v:{i}", str(gop), f"-keyint_min:v:{i}", str(gop)]
     if plan.outputs:
-        streams += ["-sc_threshold", "0", "-force_key_frames", f"expr:gte(t,n_forced*{GOP_SECONDS})",
-                    "-x264-params", "open-gop=0"]
+        # Every encoded rung cuts keyframes where the others do: every 2 s, or where the copied top rung has them.
+        forced = (",".join(f"{t:.3f}" for t in plan.copy_keyframes) if plan.copies_top_rung
+                  else f"expr:gte(t,n_forced*{GOP_SECONDS})")
+        streams += ["-sc_threshold", "0", "-force_key_frames", forced, "-x264-params", "open-gop=0"]
     if info.has_audio:
         maps += ["-map", "0:a:0"]
         streams += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
