@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from wm.models.accounts import Role
@@ -20,9 +20,10 @@ bp = Blueprint("studio", __name__, url_prefix="/studio")
 class VideoForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
-    visibility = SelectField("Visibility", choices=[(v.value, v.value.capitalize()) for v in Visibility])
-    access_tier = SelectField("Who can watch", choices=[(AccessTier.free.value, "Everyone"),
-                                                       (AccessTier.pro.value, "Pro members (others see a preview)")])
+    visibility = SelectField("Visibility", choices=[SelectChoice(v.value, v.value.capitalize()) for v in Visibility])
+    access_tier = SelectField("Who can watch", choices=[
+        SelectChoice(AccessTier.free.value, "Everyone"),
+        SelectChoice(AccessTier.pro.value, "Pro members (others see a preview)")])
 
 
 @bp.get("/")

@@ -1,0 +1,128 @@
+"""Studio pages: the list with live progress, editing, deleting, and that nobody touches another's videos."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.fixtures.apps import post_form
+from tests.fixtures.media import make_clip, stored_keys, upload_file
+from tests.fixtures.users import log_in, make_user
+from wm.extensions import db, get_queue
+from wm.models.media import Video, VideoState
+from wm.services.media import get_video
+
+
+@pytest.fixture
+def creator_with_video(app, clip_dir):
+    creator = make_user(app, role="creator")
+    public_id = upload_file(app, creator, make_clip(clip_dir, "no_audio", 4))
+    client = app.test_client()
+    log_in(client, creator.handle)
+    return client, public_id
+
+
+def test_studio_lists_own_videos_with_a_self_polling_status(app, creator_with_video, htmx_client):
+    client, public_id = creator_with_video
+    html = client.get("/studio/").get_data(as_text=True)
+    assert "no_audio-4" in html and f'id="status-{public_id}"' in html
+    assert 'hx-trigger="load delay:1s"' in html and "Encoding 0%" in html
+    with app.app_context():
+        video = get_video(public_id)
+        video.encode_progress = 42
+        db.session.commit()
+    fragment = client.get(f"/studio/videos/{public_id}/status", headers={"HX-Request": "true"})
+    text = fragment.get_data(as_text=True)
+    assert "<html" not in text and "Encoding 42%" in text and 'value="42"' in text
+
+
+def test_ready_and_failed_states_stop_polling(app, creator_with_video):
+    client, public_id = creator_with_video
+    for state, reason, shown in ((VideoState.ready, None, "Watch"), (VideoState.failed, "Bad file.", "Bad file.")):
+        with app.app_context():
+            video = get_video(public_id)
+            video.state, video.failure_reason = state, reason
+            db.session.commit()
+        text = client.get(f"/studio/videos/{public_id}/status").get_data(as_text=True)
+        assert shown in text and "hx-trigger" not in text
+
+
+def test_edit_title_description_visibility_and_tier(app, creator_with_video):
+    client, public_id = creator_with_video
+    response = post_form(client, f"/studio/videos/{public_id}/edit",
+                         {"title": "Sunset timelapse", "description": "Shot on a hill.", "visibility": "published",
+                          "access_tier": "pro"}, page="/studio/")
+    assert response.status_code == 303
+    with app.app_context():
+        video = get_video(public_id)
+        assert (video.title, video.description, video.visibility.value, video.access_tier.value) == (
+            "Sunset timelapse", "Shot on a hill.", "published", "pro")
+
+
+def test_edit_refuses_bad_input(creator_with_video):
+    client, public_id = creator_with_video
+    response = post_form(client, f"/studio/videos/{public_id}/edit",
+                         {"title": "", "visibility": "published", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 400 and "This field is required." in response.get_data(as_text=True)
+    response = post_form(client, f"/studio/videos/{public_id}/edit",
+                         {"title": "x", "visibility": "everyone", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 400 and "Not a valid choice." in response.get_data(as_text=True)
+
+
+def test_another_creator_cannot_see_or_touch_my_video(app, creator_with_video):
+    _, public_id = creator_with_video
+    other = make_user(app, role="creator")
+    intruder = app.test_client()
+    log_in(intruder, other.handle)
+    assert public_id not in intruder.get("/studio/").get_data(as_text=True)
+    assert intruder.get(f"/studio/videos/{public_id}/status").status_code == 404
+    assert intruder.get(f"/studio/videos/{public_id}/edit").status_code == 404
+    response = post_form(intruder, f"/studio/videos/{public_id}/edit",
+                         {"title": "mine now", "visibility": "published", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 404
+    assert post_form(intruder, f"/studio/videos/{public_id}/delete", {}, page="/studio/").status_code == 404
+    with app.app_context():
+        video = get_video(public_id)
+        assert video.title != "mine now" and video.deleted_at is None
+
+
+def test_delete_hides_the_video_and_the_job_removes_its_files(app, creator_with_video, burst_worker, storage_root):
+    client, public_id = creator_with_video
+    burst_worker("general")
+    burst_worker("encode")
+    assert stored_keys(storage_root)
+    response = post_form(client, f"/studio/videos/{public_id}/delete", {}, page="/studio/")
+    assert response.status_code == 303
+    assert client.get(f"/v/{public_id}").status_code == 404
+    with app.app_context():
+        assert get_queue("maintenance").count == 1
+    burst_worker("general")
+    assert stored_keys(storage_root) == []
+    with app.app_context():
+        video = db.session.query(Video).filter_by(public_id=public_id).one()
+        assert video.deleted_at is not None and video.stored_bytes == 0
+
+
+def test_sweep_removes_orphaned_files_only(app, creator_with_video, burst_worker, storage_root):
+    _, public_id = creator_with_video
+    burst_worker("general")
+    burst_worker("encode")
+    kept = stored_keys(storage_root)
+    orphan = storage_root / "published" / "Zz0rphan0000" / "v1" / "master.m3u8"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("#EXTM3U\n")
+    stale = storage_root / "published" / public_id / "v0" / "old.ts"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    for path in (orphan, stale):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    result = app.test_cli_runner().invoke(args=["maintenance", "sweep-orphans"])
+    assert '"removed": 2' in result.output
+    assert stored_keys(storage_root) == kept
+
+
+def test_studio_is_for_creators(viewer_client):
+    assert viewer_client.get("/studio/").status_code == 403
+    assert viewer_client.get("/studio/videos/abc/status").status_code == 403
