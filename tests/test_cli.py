@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from wm.extensions import db
 from wm.models.accounts import Role, User
+from wm.models.media import Video, VideoState
 
 
 def test_create_admin(app):
@@ -25,15 +26,23 @@ def test_create_admin(app):
     assert again.exit_code != 0 and "That handle is taken." in again.output
 
 
-def test_seed_demo_is_idempotent_and_prints_passwords_once(app):
+def test_seed_demo_is_idempotent_and_the_demo_video_plays(app, burst_worker):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0 and first.output.count("password:") == 3
+    assert "Demo video uploaded" in first.output
     second = runner.invoke(args=["seed-demo"])
-    assert second.exit_code == 0 and "password:" not in second.output
+    assert second.exit_code == 0 and "password:" not in second.output and "Demo video" not in second.output
     with app.app_context():
         roles = {u.handle: u.role for u in db.session.scalars(select(User))}
     assert roles == {"demo_admin": Role.admin, "demo_creator": Role.creator, "demo_viewer": Role.viewer}
+    burst_worker("general")
+    burst_worker("encode")
+    with app.app_context():
+        video = db.session.scalars(select(Video)).one()
+        assert (video.state, video.visibility.value, video.title) == (VideoState.ready, "published",
+                                                                      "Big Buck Bunny (demo)")
+    assert "Big Buck Bunny (demo)" in app.test_client().get(f"/v/{video.public_id}").get_data(as_text=True)
 
 
 def test_maintenance_lists_and_runs_tasks(app):

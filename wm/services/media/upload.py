@@ -150,6 +150,15 @@ def append(upload: Upload, offset: int, body: BinaryIO, body_length: int | None,
     return upload
 
 
+def upload_whole_file(owner: User, path: Path, title: str | None = None) -> Video:
+    """Upload a file from disk in one go (demo data, imports)."""
+    metadata = {"filename": path.name, **({"title": title} if title else {})}
+    upload = create(owner, path.stat().st_size, metadata)
+    with path.open("rb") as body:
+        append(upload, 0, body, path.stat().st_size, None)
+    return upload.video
+
+
 def finish(upload: Upload) -> None:
     """All bytes are in: the video goes to processing and ingest is queued (after the commit)."""
     upload.completed_at = utcnow()
