@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
 from flask_migrate import upgrade
 
 from tests.fixtures.edge import edge_stack
@@ -66,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wm-bench-") as folder:
         database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        redis.Redis.from_url(REDIS_URL).flushdb()  # rate-limit counters of earlier runs
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WM_REDIS_URL": REDIS_URL})
         with app.app_context():
             upgrade()

@@ -14,9 +14,11 @@ from sqlalchemy import select, update
 from wm.extensions import db
 from wm.models.media import Upload, Video, VideoState
 from wm.queues import enqueue_after_commit
+from wm.services import DomainError
 from wm.services.media import encode as encoder
 from wm.services.media import set_state, uploads_dir
 from wm.services.media.probe import InvalidMedia, check_limits, probe
+from wm.services.media.upload import assemble, parts_dir
 from wm.storage import delete_prefix, storage
 
 log = logging.getLogger(__name__)
@@ -42,20 +44,21 @@ def ingest(video_id: int) -> str:
         return "skipped"
     upload = db.session.scalar(select(Upload).where(Upload.video_id == video_id))
     store = storage()
-    local = uploads_dir() / upload.id if upload else None
-    if local is None or not local.exists():
-        if store.exists(raw_key(video)):  # a previous run stored it and died before queueing the encode
-            _queue_encode(video)
-            db.session.commit()
-            return "requeued"
-        set_state(video_id, VideoState.failed, "The uploaded file went missing; upload it again.")
-        return "missing"
+    if upload is None and store.exists(raw_key(video)):  # a previous run stored it, then died
+        _queue_encode(video)
+        db.session.commit()
+        return "requeued"
     try:
+        if upload is None:
+            raise InvalidMedia("The uploaded file went missing; upload it again.")
+        local = assemble(upload)
         info = probe(local)
         check_limits(info, current_app.config["WM_MAX_SOURCE_PIXELS"], current_app.config["WM_MAX_SOURCE_SECONDS"])
-    except InvalidMedia as exc:
-        local.unlink(missing_ok=True)
-        db.session.delete(upload)
+    except DomainError as exc:
+        if upload is not None:
+            (uploads_dir() / f"{upload.id}.source").unlink(missing_ok=True)
+            shutil.rmtree(parts_dir(upload), ignore_errors=True)
+            db.session.delete(upload)
         set_state(video_id, VideoState.failed, exc.message, source_bytes=0)
         return "refused"
     store.put_file(raw_key(video), local)
@@ -180,7 +183,11 @@ def sweep_orphans() -> dict:
                 removed += 1
     known = set(db.session.scalars(select(Upload.id)))
     for path in uploads_dir().iterdir():
-        if path.name not in known and time.time() - path.stat().st_mtime > 3600:
-            path.unlink(missing_ok=True)
-            removed += 1
+        if path.name.split(".")[0] in known or path.name == ".incoming" or time.time() - path.stat().st_mtime < 3600:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed += 1
     return {"removed": removed}

@@ -34,6 +34,7 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
     row.get_by_role("link", name="Watch").click()
     expect(page.get_by_role("heading", name="bigbuckbunny")).to_be_visible()
     video = page.locator("video#video")
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=30_000)
     page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
     page.wait_for_function("() => document.querySelector('video').currentTime > 1.5", timeout=30_000)
     assert "/poster.jpg?md5=" in video.get_attribute("poster")

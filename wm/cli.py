@@ -93,6 +93,7 @@ NGINX_RATES = {"auth": "10r/m", "api": "20r/s", "pages": "30r/s"}
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
     from wm.services.media.playback import media_secret
+    from wm.services.media.upload import incoming_dir
     from wm.storage import LocalStorage, storage
 
     store = storage()
@@ -108,6 +109,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "rates": NGINX_RATES | (rates or {}),
         "storage_root": store.root if isinstance(store, LocalStorage) else None,
         "media_secret": media_secret(),
+        "upload_incoming": incoming_dir(),
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:

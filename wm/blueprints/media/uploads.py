@@ -66,12 +66,21 @@ def _offset_response(upload, status: int = 204) -> Response:
     return response
 
 
-def _write_body(upload, offset: int) -> None:
+def _write_body(upload, offset: int, required: bool = True) -> None:
+    """Append the request's body: the file nginx buffered it to, or else the request stream."""
+    body = service.offloaded_body(request.headers.get("X-Upload-Body-File", ""),
+                                  request.headers.get("X-Upload-Body-Key", ""))
+    if body is None:
+        request.max_content_length = current_app.config["WM_UPLOAD_CHUNK_BYTES"] * 8
+        length = request.content_length
+    else:
+        length = body.stat().st_size
+    if not length and not required:
+        return
     if request.mimetype != OFFSET_TYPE:
         raise DomainError(f"Content-Type must be {OFFSET_TYPE}.")
-    request.max_content_length = current_app.config["WM_UPLOAD_CHUNK_BYTES"] * 8
     checksum = service.parse_checksum(request.headers.get("Upload-Checksum"))
-    service.append(upload, offset, request.stream, request.content_length, checksum)
+    service.append(upload, offset, body if body is not None else request.stream, length, checksum)
 
 
 @bp.route("/", methods=["OPTIONS"], provide_automatic_options=False)
@@ -92,8 +101,7 @@ def create() -> Response:
     if request.headers.get("Upload-Defer-Length"):
         raise DomainError("Upload-Defer-Length is not supported; send Upload-Length.")
     upload = service.create(current_user, _int_header("Upload-Length"), _metadata(), origin=origin())
-    if request.content_length:
-        _write_body(upload, 0)
+    _write_body(upload, 0, required=False)
     response = _offset_response(upload, 201)
     response.headers["Location"] = url_for("uploads.upload", upload_id=upload.id, _external=False)
     response.headers["X-Video-Id"] = upload.video.public_id

@@ -1,15 +1,20 @@
 """Resumable uploads (tus 1.0): create, append at an offset, finish, terminate, expire.
 
-Bytes are streamed to ``var/uploads/<id>`` in fixed-size reads, so memory stays flat whatever the
-file size. One writer at a time per upload (a Redis lock); the offset in the database is the truth,
-and anything on disk past it (a write cut short) is truncated before the next append.
+Each PATCH becomes one part file, ``var/uploads/<id>/<offset>``: behind nginx the part is the very
+file nginx buffered the request body into, renamed (no copy at all); without nginx the request
+stream is written in fixed-size reads, so memory stays flat whatever the size. The ingest job joins
+the parts. One writer at a time per upload (a Redis lock); the offset in the database is the truth,
+and a part at or past it (left by a request that died before its commit) is dropped.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import os
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +35,7 @@ from wm.services import Conflict, DomainError, Forbidden, NotFound, Origin
 from wm.services.governance import audit
 from wm.services.media import new_public_id, uploads_dir, used_bytes
 
-READ_SIZE = 1024 * 1024
+READ_SIZE = 4 * 1024 * 1024
 LOCK_SECONDS = 600
 
 
@@ -50,8 +55,25 @@ class UnsupportedChecksum(DomainError):
     status = 400
 
 
-def upload_path(upload: Upload) -> Path:
+def parts_dir(upload: Upload) -> Path:
     return uploads_dir() / upload.id
+
+
+def incoming_dir() -> Path:
+    """Where nginx writes request bodies of upload chunks (same file system as the uploads)."""
+    return uploads_dir() / ".incoming"
+
+
+def offloaded_body(path: str, key: str) -> Path | None:
+    """The chunk nginx already wrote to disk (``X-Upload-Body-File``), if the request really came from nginx."""
+    from wm.services.media.playback import media_secret
+
+    if not path or not key or not hmac.compare_digest(key, media_secret()):
+        return None
+    file = Path(path).resolve()
+    if file.parent != incoming_dir().resolve() or not file.is_file():
+        return None
+    return file
 
 
 def create(owner: User, length: int, metadata: dict[str, str], origin: Origin | None = None) -> Upload:
@@ -75,7 +97,7 @@ def create(owner: User, length: int, metadata: dict[str, str], origin: Origin | 
                     metadata_={k: v[:500] for k, v in metadata.items()}, expires_at=utcnow() + timedelta(hours=hours))
     db.session.add(upload)
     audit("upload.created", "video", video.public_id, actor=owner, payload={"bytes": length}, origin=origin)
-    upload_path(upload).touch()
+    parts_dir(upload).mkdir(parents=True, exist_ok=True)
     db.session.commit()
     return upload
 
@@ -115,8 +137,10 @@ def parse_checksum(header: str | None) -> bytes | None:
         raise UnsupportedChecksum("The checksum is not valid base64.") from None
 
 
-def append(upload: Upload, offset: int, body: BinaryIO, body_length: int | None, checksum: bytes | None) -> Upload:
-    """Write ``body`` at ``offset``; with a checksum, keep the bytes only if they match it."""
+def append(upload: Upload, offset: int, body: BinaryIO | Path, body_length: int | None,
+           checksum: bytes | None) -> Upload:
+    """Store ``body`` (a stream, or a file nginx wrote) as the part at ``offset``; if it has a checksum,
+    only when it matches."""
     with _writer_lock(upload.id):
         db.session.refresh(upload)
         if upload.completed_at is not None:
@@ -125,29 +149,77 @@ def append(upload: Upload, offset: int, body: BinaryIO, body_length: int | None,
             raise Conflict(f"Upload-Offset is {offset} but the upload is at {upload.offset}.")
         if body_length is not None and offset + body_length > upload.length:
             raise TooLarge("The body goes past Upload-Length.")
-        digest, written, disconnected = hashlib.sha1(), 0, False
-        with upload_path(upload).open("r+b") as file:
-            file.seek(offset)
-            file.truncate()
-            try:
-                while offset + written < upload.length:
-                    chunk = body.read(min(READ_SIZE, upload.length - offset - written))
-                    if not chunk:
-                        break
-                    file.write(chunk)
-                    digest.update(chunk)
-                    written += len(chunk)
-            except ClientDisconnected:
-                disconnected = True
-            if checksum is not None and (disconnected or digest.digest() != checksum):
-                file.truncate(offset)
-                raise ChecksumMismatch("The chunk does not match its Upload-Checksum.")
-            file.flush()
+        folder = parts_dir(upload)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():
+            if not stale.name.isdigit() or int(stale.name) >= offset:
+                stale.unlink()
+        part = folder / f"{offset:016d}"
+        if isinstance(body, Path):
+            os.replace(body, part)
+            written, disconnected = part.stat().st_size, False
+        else:
+            written, disconnected = _write_stream(body, part, upload.length - offset)
+        if checksum is not None and (disconnected or _sha1(part) != checksum):
+            part.unlink()
+            raise ChecksumMismatch("The chunk does not match its Upload-Checksum.")
+        if written == 0:
+            part.unlink()
         upload.offset = offset + written
         if upload.offset == upload.length:
             finish(upload)
         db.session.commit()
     return upload
+
+
+def _write_stream(body: BinaryIO, part: Path, limit: int) -> tuple[int, bool]:
+    """Write at most ``limit`` bytes of a request stream to ``part``: (bytes written, client gone?)."""
+    written = 0
+    with part.open("wb") as file:
+        try:
+            while written < limit:
+                piece = body.read(min(READ_SIZE, limit - written))
+                if not piece:
+                    break
+                file.write(piece)
+                written += len(piece)
+        except ClientDisconnected:
+            return written, True
+    return written, False
+
+
+def _sha1(path: Path) -> bytes:
+    digest = hashlib.sha1()
+    with path.open("rb") as file:
+        for piece in iter(lambda: file.read(READ_SIZE), b""):
+            digest.update(piece)
+    return digest.digest()
+
+
+def assemble(upload: Upload) -> Path:
+    """Join the parts of a finished upload into one file, in the kernel (``copy_file_range``); drop the parts."""
+    folder, target = parts_dir(upload), uploads_dir() / f"{upload.id}.source"
+    if not folder.is_dir() and target.is_file() and target.stat().st_size == upload.length:
+        return target  # joined by an earlier run of the same job
+    parts = sorted(folder.iterdir(), key=lambda p: int(p.name)) if folder.is_dir() else []
+    position = 0
+    with target.open("wb") as out:
+        for part in parts:
+            if int(part.name) != position:
+                raise DomainError("The upload's parts do not line up; upload it again.")
+            size = part.stat().st_size
+            with part.open("rb") as source:
+                copied = 0
+                while copied < size:
+                    step = os.copy_file_range(source.fileno(), out.fileno(), size - copied)
+                    if not step:
+                        raise DomainError("An upload part is shorter than recorded; upload it again.")
+                    copied += step
+            position += size
+    if position != upload.length:
+        raise DomainError("The upload is incomplete; upload it again.")
+    shutil.rmtree(folder, ignore_errors=True)
+    return target
 
 
 def upload_whole_file(owner: User, path: Path, title: str | None = None) -> Video:
@@ -174,7 +246,7 @@ def terminate(upload: Upload, owner: User, origin: Origin | None = None) -> None
             raise Conflict("This upload is complete; delete the video instead.")
         upload.video.deleted_at = utcnow()
         audit("upload.terminated", "video", upload.video.public_id, actor=owner, origin=origin)
-        upload_path(upload).unlink(missing_ok=True)
+        shutil.rmtree(parts_dir(upload), ignore_errors=True)
         db.session.delete(upload)
         db.session.commit()
 
@@ -184,7 +256,7 @@ def expire_uploads() -> dict:
     now = utcnow()
     expired = list(db.session.scalars(select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at < now)))
     for upload in expired:
-        upload_path(upload).unlink(missing_ok=True)
+        shutil.rmtree(parts_dir(upload), ignore_errors=True)
         upload.video.deleted_at = now
         db.session.delete(upload)
     db.session.commit()

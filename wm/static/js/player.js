@@ -2,7 +2,6 @@
 // storyboard previews over the scrub bar; keyboard controls; the premium preview's end.
 (function () {
   "use strict";
-  if (window.wmPlayer) { window.wmPlayer.init(); return; }
 
   function parseVtt(text, base) {
     var cues = [], blocks = text.split(/\n\n+/);
@@ -117,12 +116,13 @@
     if (!box || box.dataset.ready) { return; }
     box.dataset.ready = "1";
     var video = box.querySelector("video");
-    attachSource(video, box);
+    var ready = video.canPlayType("application/vnd.apple.mpegurl") ? Promise.resolve()
+      : window.wmLoadScript(box.dataset.hlsLib, "Hls").catch(function () { return null; });
+    ready.then(function () { attachSource(video, box); });
     setupStoryboard(video, box);
     setupPreview(video, box);
   }
 
-  window.wmPlayer = { init: init };
   setupKeys();
   init();
   document.addEventListener("htmx:afterSettle", init);

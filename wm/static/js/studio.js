@@ -84,11 +84,17 @@
 
   function init() {
     var zone = document.querySelector("[data-uploader]");
-    if (!zone || zone.dataset.ready || !window.tus) { return; }
+    if (!zone || zone.dataset.ready) { return; }
     zone.dataset.ready = "1";
+    var tusLoaded = window.wmLoadScript(zone.dataset.tusLib, "tus");
+    function add(files) {
+      Array.prototype.forEach.call(files, function (file) {
+        tusLoaded.then(function () { addUpload(zone, file); });
+      });
+    }
     var input = zone.querySelector("input[type=file]");
     input.addEventListener("change", function () {
-      Array.prototype.forEach.call(input.files, function (file) { addUpload(zone, file); });
+      add(input.files);
       input.value = "";
     });
     ["dragenter", "dragover"].forEach(function (name) {
@@ -97,9 +103,7 @@
     ["dragleave", "drop"].forEach(function (name) {
       zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.remove("dragging"); });
     });
-    zone.addEventListener("drop", function (event) {
-      Array.prototype.forEach.call(event.dataTransfer.files, function (file) { addUpload(zone, file); });
-    });
+    zone.addEventListener("drop", function (event) { add(event.dataTransfer.files); });
   }
 
   init();
