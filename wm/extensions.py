@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import redis
 from flask import Flask, current_app
 from flask_limiter import Limiter
@@ -11,7 +13,7 @@ from flask_migrate import Migrate
 from flask_session import Session
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 from werkzeug.local import LocalProxy
 
 NAMING_CONVENTION = {
@@ -56,3 +58,13 @@ def get_queue(name: str):
     if name not in QUEUE_NAMES and name != ENCODE_QUEUE:
         raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=current_app.extensions["wm_redis"])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Embedded SQLite: write-ahead log (web and workers write at once), no fsync per commit, foreign keys."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
