@@ -13,7 +13,10 @@ import pytest
 import requests
 from tusclient.exceptions import TusCommunicationError
 
-from tests.fixtures.media import make_clip
+from tests.fixtures.apps import REDIS_URL
+from tests.fixtures.edge import edge_stack
+from tests.fixtures.media import WebSession, make_clip
+from tests.fixtures.users import make_user
 from wm.extensions import db, get_queue
 from wm.models.base import utcnow
 from wm.models.media import Upload, Video, VideoState
@@ -245,3 +248,25 @@ def test_tuspy_reports_a_refused_upload(app, web_session, clip_dir):
             session.tus().uploader(str(make_clip(clip_dir, "landscape")), chunk_size=1000).upload()
     finally:
         app.config["WM_MAX_UPLOAD_BYTES"] = 8 * 1024**3
+
+
+@pytest.mark.edge
+def test_uploads_through_nginx_hand_over_buffered_chunks(app, mysql_url, tmp_path, clip_dir):
+    """Behind nginx each chunk arrives as a file nginx wrote; the bytes end up identical, nothing is left over."""
+    creator = make_user(app, role="creator")
+    env = {"WM_SECRET_KEY": app.config["SECRET_KEY"], "WM_VAR_DIR": app.config["WM_VAR_DIR"]}
+    clip = make_clip(clip_dir, "landscape")
+    with edge_stack(mysql_url, REDIS_URL, tmp_path, env_overrides=env) as stack:
+        session = WebSession(stack.edge, creator.handle)
+        uploader = session.tus().uploader(str(clip), chunk_size=300_000, upload_checksum=True)
+        uploader.upload()
+        assert received_bytes(app, uploader.url) == clip.read_bytes()
+        assert list((uploads_folder(app) / ".incoming").iterdir()) == []
+        url = create(session)
+        forged = tmp_path / "secret.txt"
+        forged.write_bytes(b"not yours")
+        direct = session.http.patch(url.replace(stack.edge, stack.web), data=b"abc", headers={
+            **session.headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
+            "X-Upload-Body-File": str(forged), "X-Upload-Body-Key": "guess"})
+        assert direct.status_code == 204 and direct.headers["Upload-Offset"] == "3"
+        assert received_bytes(app, url) == b"abc" and forged.exists()
