@@ -145,3 +145,12 @@ def test_nginx_serves_signed_media_and_refuses_the_rest(app, mysql_url, tmp_path
         set_video(app, public_id, access_tier=AccessTier.pro)
         preview = requests.get(f"{stack.edge}/v/{public_id}/hls/720p/index.m3u8").text
         assert len(segment_urls(preview)) == 1 and seconds_listed(preview) <= PREVIEW + 0.5
+
+
+def test_published_videos_appear_on_the_feed_and_the_profile(app, client, published):
+    creator, public_id = published
+    for page in ("/", f"/@{creator.handle}"):
+        html = client.get(page).get_data(as_text=True)
+        assert f'href="/v/{public_id}"' in html and "/poster.jpg?md5=" in html
+    set_video(app, public_id, visibility=Visibility.unlisted)
+    assert f'href="/v/{public_id}"' not in client.get("/").get_data(as_text=True)

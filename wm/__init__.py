@@ -45,10 +45,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from wm.cli import register_cli
     from wm.models.accounts import Role
     from wm.services.accounts import load_user
+    from wm.services.media.playback import poster_url
 
     login_manager.user_loader(load_user)
     web.register_error_handlers(app)
     register_blueprints(app)
     register_cli(app)
-    app.jinja_env.globals.update(Role=Role, static_url=web.static_url)
+    app.jinja_env.globals.update(Role=Role, static_url=web.static_url, media_poster=poster_url)
     return app

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 
 from wm.blueprints.accounts.forms import EmailForm, LoginForm, PasswordForm, RegisterForm
 from wm.extensions import limiter
-from wm.services import DomainError
+from wm.services import DomainError, media
 from wm.services import accounts as service
 from wm.web import form_error_status, login_required, origin, redirect_to, redirect_url, render
 
@@ -136,4 +136,4 @@ def settings_password() -> Response:
 def profile(handle: str) -> Response:
     """A user's public profile."""
     user = service.get_by_handle(handle)
-    return render("accounts/profile.html", user=user)
+    return render("accounts/profile.html", user=user, videos=media.published_videos(owner_id=user.id))

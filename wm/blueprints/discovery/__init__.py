@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from wm.services import accounts as account_service
+from wm.services import media
 from wm.web import render
 
 bp = Blueprint("discovery", __name__)
@@ -12,8 +13,8 @@ bp = Blueprint("discovery", __name__)
 
 @bp.get("/")
 def feed() -> Response:
-    """The community feed."""
-    return render("discovery/feed.html")
+    """The community feed: the latest published videos."""
+    return render("discovery/feed.html", videos=media.published_videos())
 
 
 @bp.get("/search")

@@ -54,6 +54,15 @@ def list_own_videos(owner: User) -> list[Video]:
     return list(db.session.scalars(query))
 
 
+def published_videos(owner_id: int | None = None, limit: int = 24) -> list[Video]:
+    """Ready, published videos, newest first (of one creator, or of everyone)."""
+    query = select(Video).where(Video.state == VideoState.ready, Video.visibility == Visibility.published,
+                                Video.deleted_at.is_(None))
+    if owner_id is not None:
+        query = query.where(Video.owner_id == owner_id)
+    return list(db.session.scalars(query.order_by(Video.created_at.desc(), Video.id.desc()).limit(limit)))
+
+
 def used_bytes(owner_id: int) -> int:
     """Storage a creator uses: sources (announced lengths of uploads still arriving) and encodes."""
     stored = db.session.scalar(select(func.coalesce(func.sum(Video.source_bytes + Video.stored_bytes), 0))
