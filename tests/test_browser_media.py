@@ -39,3 +39,11 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
     page.wait_for_function("() => document.querySelector('video').currentTime > 1.5", timeout=30_000)
     assert "/poster.jpg?md5=" in video.get_attribute("poster")
     assert page.evaluate("() => document.querySelector('video').videoWidth") > 0
+
+    page.keyboard.press("k")
+    page.wait_for_function("() => document.querySelector('video').paused")
+    bar = page.locator(".scrub-bar").bounding_box()
+    page.mouse.move(bar["x"] + bar["width"] * 0.5, bar["y"] + bar["height"] / 2, steps=3)
+    thumb = page.locator(".scrub-thumb.shown")
+    expect(thumb).to_be_visible()
+    assert "storyboard/sb_001.jpg?md5=" in thumb.evaluate("t => t.style.backgroundImage")
