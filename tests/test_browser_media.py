@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from tests.fixtures.media import SAMPLE
 from tests.fixtures.users import make_user
+from wm.extensions import db
+from wm.models.media import Video
 
 pytestmark = pytest.mark.browser
 
@@ -47,3 +52,34 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
     thumb = page.locator(".scrub-thumb.shown")
     expect(thumb).to_be_visible()
     assert "storyboard/sb_001.jpg?md5=" in thumb.evaluate("t => t.style.backgroundImage")
+
+
+def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_path):
+    app.config["WM_UPLOAD_CHUNK_BYTES"] = 128 * 1024
+    try:
+        creator = make_user(app, role="creator", handle="pausing_user")
+        big = tmp_path / "long-take.mp4"
+        big.write_bytes(os.urandom(24 * 1024 * 1024))
+        log_in(page, live_server, creator.handle)
+        page.goto(live_server + "/studio/")
+        page.set_input_files("#files", str(big))
+        item = page.locator(".upload-item")
+        page.wait_for_function("() => document.querySelector('.upload-item progress').value >= 5")
+        item.get_by_role("button", name="Pause").click()
+        paused_at = int(item.locator("progress").get_attribute("value"))
+        page.wait_for_timeout(1000)
+        assert int(item.locator("progress").get_attribute("value")) <= paused_at + 2
+        assert paused_at < 100
+        item.get_by_role("button", name="Resume").click()
+        page.wait_for_function(f"() => document.querySelector('.upload-item progress').value >= {paused_at + 5}")
+        item.get_by_role("button", name="Pause").click()
+
+        page.reload()
+        page.set_input_files("#files", str(big))
+        item = page.locator(".upload-item")
+        expect(item.locator(".message")).to_have_text("Uploaded; processing starts now.", timeout=60_000)
+        with app.app_context():
+            videos = db.session.scalars(select(Video).where(Video.source_name == "long-take.mp4")).all()
+            assert len(videos) == 1, "the reload should resume the same upload, not start another"
+    finally:
+        app.config["WM_UPLOAD_CHUNK_BYTES"] = 8 * 1024 * 1024
