@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.fixtures.live import browser_log_in, browser_log_out
+
 pytestmark = pytest.mark.browser
 
 
@@ -22,15 +24,9 @@ def test_account_journey(live_server, page):
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_text("Welcome to Weekmotion, @browser_user!")).to_be_visible()
 
-    page.locator(".menu summary").click()
-    page.get_by_role("button", name="Log out").click()
+    browser_log_out(page)
     expect(page.get_by_text("You are logged out.")).to_be_visible()
-
-    page.get_by_role("link", name="Log in").click()
-    page.get_by_label("Handle or email").fill("browser@example.com")
-    page.get_by_label("Password").fill("a browser passphrase")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text("Logged in as @browser_user.")).to_be_visible()
+    browser_log_in(page, "browser@example.com", "a browser passphrase", handle="browser_user")
 
     page.locator(".menu summary").click()
     page.get_by_role("link", name="Settings").click()
@@ -45,13 +41,8 @@ def test_account_journey(live_server, page):
     password_form.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Your password is changed.")).to_be_visible()
 
-    page.locator(".menu summary").click()
-    page.get_by_role("button", name="Log out").click()
-    page.get_by_role("link", name="Log in").click()
-    page.get_by_label("Handle or email").fill("browser_user")
-    page.get_by_label("Password").fill("another passphrase")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text("Logged in as @browser_user.")).to_be_visible()
+    browser_log_out(page)
+    browser_log_in(page, "browser_user", "another passphrase")
 
     response = page.goto(live_server + "/no/such/page")
     assert response.status == 404

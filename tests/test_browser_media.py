@@ -8,6 +8,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from tests.fixtures.apps import PASSWORD
+from tests.fixtures.live import browser_log_in
 from tests.fixtures.media import SAMPLE
 from tests.fixtures.users import make_user
 from wm.extensions import db
@@ -16,17 +18,10 @@ from wm.models.media import Video
 pytestmark = pytest.mark.browser
 
 
-def log_in(page, base: str, handle: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Handle or email").fill(handle)
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text(f"Logged in as @{handle}.")).to_be_visible()
-
-
 def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes):
     creator = make_user(app, role="creator", handle="studio_user")
-    log_in(page, live_server, creator.handle)
+    page.goto(live_server + "/")
+    browser_log_in(page, creator.handle, PASSWORD)
     page.get_by_role("link", name="Studio").click()
     page.set_input_files("#files", str(SAMPLE))
     item = page.locator(".upload-item")
@@ -60,7 +55,8 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
         creator = make_user(app, role="creator", handle="pausing_user")
         big = tmp_path / "long-take.mp4"
         big.write_bytes(os.urandom(24 * 1024 * 1024))
-        log_in(page, live_server, creator.handle)
+        page.goto(live_server + "/")
+        browser_log_in(page, creator.handle, PASSWORD)
         page.goto(live_server + "/studio/")
         page.set_input_files("#files", str(big))
         item = page.locator(".upload-item")
