@@ -111,7 +111,7 @@ def ssim(rendition: Path, source: Path, width: int, height: int) -> float:
 
 
 def kbps(folder: Path, seconds: int) -> float:
-    """Average kbit/s of a rendition's segments (transport-stream overhead and audio included where muxed)."""
+    """Average kbit/s of a rendition's segments (transport-stream overhead, and audio where it is muxed in)."""
     return sum(p.stat().st_size for p in folder.glob("seg_*.ts")) * 8 / seconds / 1000
 
 
@@ -147,7 +147,8 @@ def main() -> None:
                 best[name] = min(best.get(name, float("inf")), timed(name, func, *call))
         print(f"ours / single-pass: {best['ours'] / best['single-pass']:.2f}  (target <= 1.10)")
         print(f"ours / peertube:    {best['ours'] / best['peertube']:.2f}  (target <= 0.60)")
-        print("per rung: SSIM against the source (ours, peertube, difference) and video kbit/s (ours, peertube)")
+        print("per rung: SSIM against the source (ours, peertube, difference) and segment kbit/s (ours, peertube;")
+        print("          PeerTube's segments also carry the 128 kbit/s audio, ours keep it in its own rendition)")
         for output in outputs:
             name = output.rung.name
             a = ssim(work / "ours" / name / "index.m3u8", source, info.width, info.height)
