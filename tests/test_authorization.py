@@ -103,3 +103,14 @@ def test_admin_role_form_refuses_bad_values(admin_client, user_factory):
     assert response.status_code == 404
     response = post_form(admin_client, f"/admin/users/{admin_client.user.id}/role", {"role": "viewer", "tier": "free"})
     assert response.status_code == 400 and "own admin role" in response.get_data(as_text=True)
+
+
+def test_admin_dashboard_charts_queue_depths(app, admin_client):
+    from wm.queues import enqueue
+
+    with app.app_context():
+        enqueue("low", "tests.fixtures.workers.record_marker", "waiting")
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert '<svg viewBox="0 0 420 154"' in page and ">low</text>" in page and ">1 / 0 / 0</text>" in page
+    fragment = admin_client.get("/admin/queues", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith("<figure") and 'hx-trigger="load delay:5s"' in fragment
