@@ -28,6 +28,7 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
     expect(item.locator(".name")).to_have_text("bigbuckbunny.mp4")
     expect(item.locator(".message")).to_have_text("Uploaded; processing starts now.", timeout=30_000)
     assert item.locator("progress").get_attribute("value") == "100"
+    expect(item.get_by_role("button", name="Pause")).to_be_hidden()
     row = page.locator("#video-list tr", has_text="bigbuckbunny")
     expect(row.get_by_text("Ready")).to_be_visible(timeout=90_000)
 
