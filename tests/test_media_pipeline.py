@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rq.scheduler import RQScheduler
 
-from tests.fixtures.media import make_broken, make_clip, stored_keys, upload_file
+from tests.fixtures.media import make_broken, make_clip, publish_clip, stored_keys, upload_file
 from tests.fixtures.users import make_user
-from tests.fixtures.workers import kill_worker, run_burst, start_worker, worker_env
+from tests.fixtures.workers import kill_worker, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
-from wm.models.media import Video, VideoState, Visibility
+from wm.models.media import Video, VideoState
 from wm.queues import RETRY_INTERVALS
 from wm.services.media import get_video
 
@@ -204,15 +204,7 @@ def test_a_source_with_long_gops_is_encoded_not_copied(app, burst_worker, clip_d
 
 def test_the_whole_pipeline_on_sqlite(sqlite_app, clip_dir):
     """Upload, ingest, encode, publish and play on the embedded SQLite database (forked work horses too)."""
-    creator = make_user(sqlite_app, role="creator")
-    public_id = upload_file(sqlite_app, creator, make_clip(clip_dir, "landscape"))
-    run_burst(sqlite_app, "general")
-    run_burst(sqlite_app, "encode")
-    with sqlite_app.app_context():
-        video = get_video(public_id)
-        assert video.state is VideoState.ready, video.failure_reason
-        video.visibility = Visibility.published
-        db.session.commit()
+    _, public_id = publish_clip(sqlite_app, make_clip(clip_dir, "landscape"))
     client = sqlite_app.test_client()
     playlist = client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
     segment = next(line for line in playlist.splitlines() if line.startswith("/m/"))

@@ -10,7 +10,7 @@ import requests
 
 from tests.fixtures.apps import REDIS_URL
 from tests.fixtures.edge import edge_stack
-from tests.fixtures.media import make_clip, upload_file
+from tests.fixtures.media import make_clip, publish_clip
 from tests.fixtures.users import log_in, make_user
 from wm.extensions import db
 from wm.models.media import AccessTier, Visibility
@@ -21,13 +21,9 @@ PREVIEW = 4
 
 
 @pytest.fixture
-def published(app, burst_worker, clip_dir):
+def published(app, clip_dir):
     """A creator and their 12-second video, encoded and published (free tier)."""
-    creator = make_user(app, role="creator")
-    public_id = upload_file(app, creator, make_clip(clip_dir, "landscape", 12))
-    burst_worker("general")
-    burst_worker("encode")
-    set_video(app, public_id, visibility=Visibility.published)
+    creator, public_id = publish_clip(app, make_clip(clip_dir, "landscape", 12))
     app.config["WM_PREVIEW_SECONDS"] = PREVIEW
     yield creator, public_id
     app.config["WM_PREVIEW_SECONDS"] = 60

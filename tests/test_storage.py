@@ -8,12 +8,7 @@ import boto3
 import pytest
 import requests
 
-from tests.fixtures.media import make_clip, upload_file
-from tests.fixtures.users import make_user
-from tests.fixtures.workers import run_burst
-from wm.extensions import db
-from wm.models.media import VideoState
-from wm.services.media import get_video
+from tests.fixtures.media import make_clip, publish_clip
 from wm.storage import LocalStorage, S3Storage, delete_prefix, from_url
 
 
@@ -71,15 +66,7 @@ def test_unknown_storage_urls_are_refused():
 
 
 def test_the_whole_pipeline_on_s3(s3_app, s3_endpoint, s3_bucket, clip_dir):
-    creator = make_user(s3_app, role="creator")
-    public_id = upload_file(s3_app, creator, make_clip(clip_dir, "landscape"))
-    run_burst(s3_app, "general")
-    run_burst(s3_app, "encode")
-    with s3_app.app_context():
-        video = get_video(public_id)
-        assert video.state is VideoState.ready, video.failure_reason
-        video.visibility = video.visibility.published
-        db.session.commit()
+    _, public_id = publish_clip(s3_app, make_clip(clip_dir, "landscape"))
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
         Bucket=s3_bucket)["Contents"]]
     assert f"media/published/{public_id}/v1/master.m3u8" in keys
