@@ -92,12 +92,12 @@ NGINX_RATES = {"auth": "10r/m", "api": "20r/s", "pages": "30r/s"}
 
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
+    """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
     from wm.services.media.playback import media_secret
     from wm.services.media.upload import incoming_dir
     from wm.storage import LocalStorage, storage
 
     store = storage()
-    """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
     env = Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
     context = {
