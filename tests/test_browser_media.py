@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.fixtures.apps import PASSWORD
 from tests.fixtures.live import browser_log_in
-from tests.fixtures.media import SAMPLE
+from tests.fixtures.media import SAMPLE, make_clip, publish_clip
 from tests.fixtures.users import make_user
 from wm.extensions import db
 from wm.models.media import Video
@@ -80,3 +80,19 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
             assert len(videos) == 1, "the reload should resume the same upload, not start another"
     finally:
         app.config["WM_UPLOAD_CHUNK_BYTES"] = 8 * 1024 * 1024
+
+
+def test_browsers_without_native_hls_play_through_hls_js(app, live_server, page, clip_dir):
+    """Firefox-like: the page loads the vendored hls.js and plays the ladder through Media Source Extensions."""
+    _, public_id = publish_clip(app, make_clip(clip_dir, "landscape", 8))
+    page.add_init_script("""
+        const original = HTMLMediaElement.prototype.canPlayType;
+        HTMLMediaElement.prototype.canPlayType = function (type) {
+            return type.includes("mpegurl") ? "" : original.call(this, type);
+        };
+    """)
+    page.goto(f"{live_server}/v/{public_id}")
+    page.wait_for_function("() => window.Hls && document.querySelector('video').readyState >= 1", timeout=30_000)
+    assert page.evaluate("() => document.querySelector('video').src.startsWith('blob:')")
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 1.5", timeout=30_000)
