@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import tempfile
 import threading
@@ -22,13 +21,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import redis
-from flask_migrate import upgrade
-
+from bench import REDIS_URL, fresh_app
 from tests.fixtures.edge import edge_stack
-from wm import create_app
-
-REDIS_URL = os.environ.get("WM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def drive(base: str, path: str, requests: int, clients: int) -> float:
@@ -66,11 +60,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wm-bench-") as folder:
-        database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        redis.Redis.from_url(REDIS_URL).flushdb()  # rate-limit counters of earlier runs
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WM_REDIS_URL": REDIS_URL})
-        with app.app_context():
-            upgrade()
+        _, database_url = fresh_app(Path(folder))
         # the per-address limits would throttle a one-address benchmark: lift them for this run
         lifted = ("--rate", "pages=100000r/s")
         with edge_stack(database_url, REDIS_URL, Path(folder), nginx_args=lifted) as stack:

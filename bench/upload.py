@@ -21,18 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-import requests
-from flask_migrate import upgrade
-
+from bench import REDIS_URL, fresh_app
+from tests.fixtures.apps import PASSWORD
 from tests.fixtures.edge import edge_stack
 from tests.fixtures.live import free_port
-from wm import create_app
+from tests.fixtures.media import WebSession
 from wm.models.accounts import Role
 from wm.services.accounts import register
-
-REDIS_URL = os.environ.get("WM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-PASSWORD = "benchmark password"
 
 RAW_NGINX = """
 worker_processes 1;
@@ -79,27 +74,21 @@ def raw_nginx_put(path: Path, folder: Path) -> float:
         nginx.wait(10)
 
 
+def peak_rss_kb(pid: int) -> int:
+    return int(re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
 def gunicorn_peak_rss(web: str) -> dict[int, int]:
-    """Peak resident memory (VmHWM, kB) of every gunicorn process listening on ``web``."""
-    peaks = {}
+    """Peak resident memory (VmHWM, kB) of the gunicorn master listening on ``web`` and its workers."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "gunicorn" in cmdline and web.removeprefix("http://") in cmdline:
-                status = Path(f"/proc/{pid}/status").read_text()
-                peaks[int(pid)] = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
-                peaks.update({int(c): 0 for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()})
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    for pid in [p for p, v in peaks.items() if v == 0]:
-        status = Path(f"/proc/{pid}/status").read_text()
-        peaks[pid] = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
-    return peaks
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        if "gunicorn" in cmdline and web.removeprefix("http://") in cmdline:
+            workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            return {int(p): peak_rss_kb(int(p)) for p in [pid, *workers]}
+    raise SystemExit(f"no gunicorn process found for {web}")
 
 
 def main() -> None:
-    from tusclient.client import TusClient
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=1024)
     parser.add_argument("--chunk-megabytes", type=int, default=8)
@@ -110,25 +99,16 @@ def main() -> None:
         with data.open("wb") as file:
             for _ in range(args.megabytes):
                 file.write(os.urandom(1024 * 1024))
-        database_url = f"sqlite:///{work / 'bench.db'}"
         env = {"WM_VAR_DIR": str(work / "var"), "WM_SECRET_KEY": "bench-upload",
                "WM_UPLOAD_CHUNK_BYTES": str(args.chunk_megabytes * 1024 * 1024)}
         os.environ.update(env)
-        redis.Redis.from_url(REDIS_URL).flushdb()  # rate-limit counters of earlier runs
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WM_REDIS_URL": REDIS_URL})
+        app, database_url = fresh_app(work)
         with app.app_context():
-            upgrade()
             register("bench_creator", "bench@example.com", PASSWORD, role=Role.creator)
         raw = raw_nginx_put(data, work)
         lifted = ("--rate", "auth=1000r/s", "--rate", "api=1000r/s")
         with edge_stack(database_url, REDIS_URL, work, nginx_args=lifted, env_overrides=env) as stack:
-            session = requests.Session()
-            token = re.search(r'"X-CSRFToken": "([^"]+)"', session.get(f"{stack.edge}/login").text).group(1)
-            session.post(f"{stack.edge}/login", data={"login": "bench_creator", "password": PASSWORD,
-                                                      "csrf_token": token})
-            token = re.search(r'"X-CSRFToken": "([^"]+)"', session.get(f"{stack.edge}/").text).group(1)
-            cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-            client = TusClient(f"{stack.edge}/api/v1/uploads/", headers={"Cookie": cookies, "X-CSRFToken": token})
+            client = WebSession(stack.edge, "bench_creator").tus()
             uploader = client.uploader(str(data), chunk_size=args.chunk_megabytes * 1024 * 1024)
             os.sync()  # start from the same writeback state as the baseline did
             started = time.perf_counter()
