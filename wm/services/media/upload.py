@@ -4,7 +4,7 @@ Each PATCH becomes one part file, ``var/uploads/<id>/<offset>``: behind nginx th
 file nginx buffered the request body into, renamed (no copy at all); without nginx the request
 stream is written in fixed-size reads, so memory stays flat whatever the size. The ingest job joins
 the parts. One writer at a time per upload (a Redis lock); the offset in the database is the truth,
-and a part at or past it (left by a request that died before its commit) is dropped.
+and a part left by a request that died before its commit is overwritten by the next one.
 """
 
 from __future__ import annotations
@@ -151,9 +151,8 @@ def append(upload: Upload, offset: int, body: BinaryIO | Path, body_length: int 
             raise TooLarge("The body goes past Upload-Length.")
         folder = parts_dir(upload)
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.iterdir():
-            if not stale.name.isdigit() or int(stale.name) >= offset:
-                stale.unlink()
+        # Offsets only move on commit, so a part left by a request that died before its commit has
+        # this very name: writing the new part replaces it.
         part = folder / f"{offset:016d}"
         if isinstance(body, Path):
             os.replace(body, part)
