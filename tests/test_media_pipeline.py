@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rq.scheduler import RQScheduler
 
-from tests.fixtures.media import make_broken, make_clip, publish_clip, stored_keys, upload_file
+from tests.fixtures.media import SAMPLE, make_broken, make_clip, publish_clip, stored_keys, upload_file
 from tests.fixtures.users import make_user
 from tests.fixtures.workers import kill_worker, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
@@ -179,9 +179,20 @@ def decoded_md5(path: Path) -> str:
     return result.stdout.strip()
 
 
-def test_a_source_that_already_qualifies_is_stream_copied_as_the_top_rung(app, burst_worker, clip_dir, storage_root):
+def sample_looped_twice(folder: Path) -> Path:
+    """The demo video (H.264 1.2 Mbit/s, one keyframe per 5.3 s loop) played twice, by stream copy."""
+    path = folder / "sample-twice.mp4"
+    if not path.exists():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i", str(SAMPLE), "-c", "copy", str(path)],
+                       check=True)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["phone", "sample"])
+def test_a_source_that_already_qualifies_is_stream_copied_as_the_top_rung(app, burst_worker, clip_dir, storage_root,
+                                                                          kind):
     creator = make_user(app, role="creator")
-    source = make_clip(clip_dir, "phone", 10)
+    source = make_clip(clip_dir, "phone", 10) if kind == "phone" else sample_looped_twice(clip_dir)
     public_id = upload_file(app, creator, source)
     process(app, burst_worker)
     video = video_row(app, public_id)

@@ -22,6 +22,9 @@ from wm.services.media.probe import SourceInfo
 
 GOP_SECONDS = 2
 SEGMENT_SECONDS = 4
+# A copied top rung is cut at the source's own keyframes, so its segments can run longer than 4 s;
+# up to 6 s, the segment length Apple's HLS authoring specification recommends, is fine to play.
+MAX_COPY_SEGMENT_SECONDS = 6
 AUDIO_KBPS = 128
 STORYBOARD_TILE = (160, 90)
 STORYBOARD_GRID = (10, 10)
@@ -119,7 +122,7 @@ def copy_keyframes(source: Path, info: SourceInfo, top: Output | None) -> list[f
     """The source's keyframe times if its video can be the top rung as it is (PeerTube's quick path).
 
     It qualifies when it is H.264 yuv420p in a common profile, exactly the top rung's size, unrotated,
-    constant-rate enough, within the rung's bitrate cap, and has a keyframe at least every segment.
+    constant-rate enough, within the rung's bitrate cap, and has a keyframe at least every 6 s.
     """
     if top is None or not info.has_video or info.rotation:
         return None
@@ -133,7 +136,7 @@ def copy_keyframes(source: Path, info: SourceInfo, top: Output | None) -> list[f
     if not times or times[0] > 0.1:
         return None
     gaps = [b - a for a, b in pairwise([*times, info.duration])]
-    return times if max(gaps) <= SEGMENT_SECONDS + 0.01 else None
+    return times if max(gaps) <= MAX_COPY_SEGMENT_SECONDS + 0.01 else None
 
 
 def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int) -> EncodePlan:
@@ -150,6 +153,8 @@ def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int)
 def _command(plan: EncodePlan) -> list[str]:
     info, out = plan.info, plan.out
     gop = max(1, round(plan.fps * GOP_SECONDS))
+    if plan.copies_top_rung:  # only the forced keyframes, where the copied rung has its own
+        gop = math.ceil(plan.fps * MAX_COPY_SEGMENT_SECONDS) + 1
     command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
                "-i", str(plan.source)]
     graph, maps, streams = [], [], []
