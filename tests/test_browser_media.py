@@ -51,6 +51,7 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
 
 
 def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_path):
+    chunk_bytes = app.config["WM_UPLOAD_CHUNK_BYTES"]
     app.config["WM_UPLOAD_CHUNK_BYTES"] = 128 * 1024
     try:
         creator = make_user(app, role="creator", handle="pausing_user")
@@ -79,7 +80,7 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
             videos = db.session.scalars(select(Video).where(Video.source_name == "long-take.mp4")).all()
             assert len(videos) == 1, "the reload should resume the same upload, not start another"
     finally:
-        app.config["WM_UPLOAD_CHUNK_BYTES"] = 8 * 1024 * 1024
+        app.config["WM_UPLOAD_CHUNK_BYTES"] = chunk_bytes
 
 
 def test_browsers_without_native_hls_play_through_hls_js(app, live_server, page, clip_dir):

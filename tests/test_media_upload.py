@@ -254,7 +254,9 @@ def test_tuspy_reports_a_refused_upload(app, web_session, clip_dir):
 def test_uploads_through_nginx_hand_over_buffered_chunks(app, mysql_url, tmp_path, clip_dir):
     """Behind nginx each chunk arrives as a file nginx wrote; the bytes end up identical, nothing is left over."""
     creator = make_user(app, role="creator")
-    env = {"WM_SECRET_KEY": app.config["SECRET_KEY"], "WM_VAR_DIR": app.config["WM_VAR_DIR"]}
+    # chunks of 128 KiB: nginx and the app take PATCH bodies up to 1 MiB
+    env = {"WM_SECRET_KEY": app.config["SECRET_KEY"], "WM_VAR_DIR": app.config["WM_VAR_DIR"],
+           "WM_UPLOAD_CHUNK_BYTES": str(128 * 1024)}
     clip = make_clip(clip_dir, "landscape")
     with edge_stack(mysql_url, REDIS_URL, tmp_path, env_overrides=env) as stack:
         session = WebSession(stack.edge, creator.handle)
@@ -270,3 +272,7 @@ def test_uploads_through_nginx_hand_over_buffered_chunks(app, mysql_url, tmp_pat
             "X-Upload-Body-File": str(forged), "X-Upload-Body-Key": "guess"})
         assert direct.status_code == 204 and direct.headers["Upload-Offset"] == "3"
         assert received_bytes(app, url) == b"abc" and forged.exists()
+        too_big = session.http.patch(url, data=b"x" * (1024 * 1024 + 1), headers={
+            **session.headers, "Upload-Offset": "3", "Content-Type": "application/offset+octet-stream"})
+        assert too_big.status_code == 413
+        assert session.http.head(url, headers=session.headers).headers["Upload-Offset"] == "3"

@@ -94,7 +94,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
                         rates: dict[str, str] | None = None) -> str:
     """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
     from wm.services.media.playback import media_secret
-    from wm.services.media.upload import incoming_dir
+    from wm.services.media.upload import incoming_dir, max_patch_bytes
     from wm.storage import LocalStorage, storage
 
     store = storage()
@@ -110,6 +110,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "storage_root": store.root if isinstance(store, LocalStorage) else None,
         "media_secret": media_secret(),
         "upload_incoming": incoming_dir(),
+        "upload_max_body": f"{-(-max_patch_bytes() // 1024**2)}m",
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:

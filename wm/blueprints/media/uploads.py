@@ -71,7 +71,7 @@ def _write_body(upload, offset: int, required: bool = True) -> None:
     body = service.offloaded_body(request.headers.get("X-Upload-Body-File", ""),
                                   request.headers.get("X-Upload-Body-Key", ""))
     if body is None:
-        request.max_content_length = current_app.config["WM_UPLOAD_CHUNK_BYTES"] * 8
+        request.max_content_length = service.max_patch_bytes()
         length = request.content_length
     else:
         length = body.stat().st_size
