@@ -76,7 +76,7 @@ def ours(source: Path, out: Path) -> list[str]:
 def x264_args(rung: encoder.Rung, fps: float) -> list[str]:
     """Our rung settings, for the hand-written single pass."""
     gop = str(round(fps * 2))
-    return ["-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-maxrate", f"{rung.max_kbps}k",
+    return ["-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF + rung.crf_offset), "-maxrate", f"{rung.max_kbps}k",
             "-bufsize", f"{rung.max_kbps * 2}k", "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
             "-pix_fmt", "yuv420p"]
 

@@ -37,6 +37,7 @@ class Rung:
     name: str
     short_side: int
     max_kbps: int
+    crf_offset: int = 0  # small pictures are blown up on screen, so their flaws show more: spend a little more
 
 
 LADDER = (
@@ -44,7 +45,7 @@ LADDER = (
     Rung("720p", 720, 3500),
     Rung("480p", 480, 1500),
     Rung("360p", 360, 900),
-    Rung("240p", 240, 450),
+    Rung("240p", 240, 450, -1),
 )
 
 
@@ -181,7 +182,8 @@ def _command(plan: EncodePlan) -> list[str]:
             streams += ["-c:v:0", "copy"]
             continue
         maps += ["-map", f"[v{i}]"]
-        streams += [f"-c:v:{i}", "libx264", f"-preset:v:{i}", plan.preset, f"-crf:v:{i}", str(plan.crf),
+        crf = plan.crf + output.rung.crf_offset
+        streams += [f"-c:v:{i}", "libx264", f"-preset:v:{i}", plan.preset, f"-crf:v:{i}", str(crf),
                     f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{rate * 2}k", f"-profile:v:{i}", "high",
                     f"-g:v:{i}", str(gop), f"-keyint_min:v:{i}", str(gop)]
     if plan.outputs:
