@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from wm.services.media import encode as encoder
-from wm.services.media.probe import probe
+from wm.services.media.probe import SourceInfo, probe
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "wm" / "demo" / "bigbuckbunny.mp4"
@@ -63,14 +63,13 @@ def make_source(folder: Path, seconds: int, kind: str) -> Path:
     return source
 
 
-def ours(source: Path, out: Path) -> list[str]:
+def ours(source: Path, out: Path) -> None:
     info = probe(source)
     plan = encoder.build_plan(source, out, info, PRESET, CRF)
     encoder.run(plan)
     encoder.write_master(plan)
     encoder.write_mp4(plan)
     encoder.write_storyboard_vtt(plan)
-    return [o.rung.name for o in plan.outputs]
 
 
 def x264_args(rung: encoder.Rung, fps: float) -> list[str]:
@@ -82,37 +81,39 @@ def x264_args(rung: encoder.Rung, fps: float) -> list[str]:
 
 
 # PeerTube's bits per pixel by resolution: minimum, average, maximum (core-utils/src/videos/bitrate.ts).
+MINIMUM, AVERAGE, MAXIMUM = range(3)
 PEERTUBE_BPP = {1080: (0.02, 0.10, 0.17), 720: (0.02, 0.11, 0.19), 480: (0.02, 0.12, 0.22),
                 360: (0.02, 0.15, 0.26), 240: (0.02, 0.17, 0.29), 144: (0.02, 0.19, 0.32)}
 
 
 def peertube_bitrate(resolution: int, ratio: float, fps: float, kind: int) -> int:
+    """bit/s for ``resolution`` (the short side) at ``kind`` (MINIMUM, AVERAGE or MAXIMUM)."""
     key = max(r for r in PEERTUBE_BPP if r <= resolution)
     return math.floor(resolution * resolution * ratio * fps * PEERTUBE_BPP[key][kind])
 
 
-def peertube_video_args(input_info, resolution: int, fps: float) -> list[str]:
+def peertube_video_args(input_info: SourceInfo, resolution: int, fps: float) -> list[str]:
     """PeerTube's default libx264 VOD options (ffmpeg-default-transcoding-profile.ts, encoder-options.ts)."""
     ratio = input_info.width / input_info.height
-    average = peertube_bitrate(resolution, ratio, fps, 1)
+    average = peertube_bitrate(resolution, ratio, fps, AVERAGE)
     capped = min(average, input_info.video_bit_rate * 1.3) if input_info.video_bit_rate else average
-    target = int(max(peertube_bitrate(resolution, ratio, fps, 0), capped))
+    target = int(max(peertube_bitrate(resolution, ratio, fps, MINIMUM), capped))
     return ["-vf", f"scale=w=-2:h={resolution}", "-c:v", "libx264", "-preset", "veryfast",
             "-maxrate:v", str(target), "-bufsize:v", str(target * 2), "-b_strategy", "1", "-bf", "16",
             "-r", f"{fps:g}", "-g:v", str(round(fps * 2)),
             "-max_muxing_queue_size", "1024", "-map_metadata", "-1", "-pix_fmt", "yuv420p"]
 
 
-def peertube_audio_args(input_info) -> list[str]:
+def peertube_audio_args(input_info: SourceInfo) -> list[str]:
     """PeerTube copies AAC audio, else encodes AAC in stereo."""
     if input_info.audio_codec == "aac":
         return ["-c:a", "copy"]
     return ["-c:a", "aac", "-channel_layout", "stereo"]
 
 
-def peertube_can_copy_video(info, fps: float) -> bool:
+def peertube_can_copy_video(info: SourceInfo, fps: float) -> bool:
     """PeerTube's quick-transcode test (canDoQuickVideoTranscode)."""
-    maximum = peertube_bitrate(info.short_side, max(info.width, info.height) / info.short_side, fps, 2)
+    maximum = peertube_bitrate(info.short_side, max(info.width, info.height) / info.short_side, fps, MAXIMUM)
     return (info.video_codec, info.pix_fmt) == ("h264", "yuv420p") and 2 <= info.fps <= 60 \
         and 0 < info.video_bit_rate <= maximum
 

@@ -59,8 +59,9 @@ http {{
 
 
 @contextmanager
-def raw_nginx(folder: Path) -> Iterator[str]:
-    """A plain nginx that writes PUT bodies to disk (WebDAV); yields its URL for ``file.bin``."""
+def raw_nginx(folder: Path) -> Iterator[tuple[str, Path]]:
+    """A plain nginx that writes PUT bodies to disk (WebDAV); yields its URL for ``file.bin`` and where
+    that file lands."""
     prefix = folder / "raw-nginx"
     (prefix / "files").mkdir(parents=True)
     listen = f"127.0.0.1:{free_port()}"
@@ -71,7 +72,7 @@ def raw_nginx(folder: Path) -> Iterator[str]:
                               "-g", "daemon off;"], start_new_session=True)
     try:
         wait_until_up(f"http://{listen}/")
-        yield f"http://{listen}/put/file.bin"
+        yield f"http://{listen}/put/file.bin", prefix / "files" / "put" / "file.bin"
     finally:
         os.killpg(nginx.pid, signal.SIGTERM)
         nginx.wait(10)
@@ -121,12 +122,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="alternate the two this many times")
     parser.add_argument("--dir", help="where both write (default: the temp folder; /dev/shm takes the disk out)")
     args = parser.parse_args()
-    chunk = args.chunk_megabytes * 1024 * 1024
+    chunk, size = args.chunk_megabytes * 1024 * 1024, args.megabytes
     with tempfile.TemporaryDirectory(prefix="wm-bench-upload-", dir=args.dir) as folder:
         work = Path(folder)
         data = work / "upload.bin"
         with data.open("wb") as file:
-            for _ in range(args.megabytes):
+            for _ in range(size):
                 file.write(os.urandom(1024 * 1024))
         env = {"WM_VAR_DIR": str(work / "var"), "WM_SECRET_KEY": "bench-upload", "WM_UPLOAD_CHUNK_BYTES": str(chunk)}
         os.environ.update(env)
@@ -136,16 +137,14 @@ def main() -> None:
         lifted = ("--rate", "auth=1000r/s", "--rate", "api=1000r/s")
         raw: list[float] = []
         tus: list[float] = []
-        with raw_nginx(work) as url, edge_stack(database_url, REDIS_URL, work, nginx_args=lifted,
+        with raw_nginx(work) as (url, stored), edge_stack(database_url, REDIS_URL, work, nginx_args=lifted,
                                                  env_overrides=env) as stack:
             client = WebSession(stack.edge, "bench_creator").tus()
             for run in range(args.runs):
-                raw.append(raw_put(data, url, work / "raw-nginx" / "files" / "put" / "file.bin"))
+                raw.append(raw_put(data, url, stored))
                 tus.append(tus_put(client, data, chunk, work / "var"))
-                size = args.megabytes
                 print(f"run {run + 1}: raw {size / raw[-1]:7.1f} MiB/s   tus {size / tus[-1]:7.1f} MiB/s", flush=True)
             peaks = gunicorn_peak_rss(stack.web)
-    size = args.megabytes
     print(f"file: {size} MiB, tus chunks of {args.chunk_megabytes} MiB, {args.runs} runs each, alternating")
     print(f"raw nginx PUT (curl), median:     {median(raw):6.2f} s  {size / median(raw):7.1f} MiB/s")
     print(f"tus via nginx + gunicorn, median: {median(tus):6.2f} s  {size / median(tus):7.1f} MiB/s")

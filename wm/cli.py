@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -110,7 +111,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "storage_root": store.root if isinstance(store, LocalStorage) else None,
         "media_secret": media_secret(),
         "upload_incoming": incoming_dir(),
-        "upload_max_body": f"{-(-max_patch_bytes() // 1024**2)}m",
+        "upload_max_body": f"{math.ceil(max_patch_bytes() / 1024**2)}m",
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:
