@@ -86,12 +86,20 @@ def from_env() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},
         "SESSION_TYPE": "redis",
         "SESSION_KEY_PREFIX": "session:",
+        # The session cookie ends with the browser; staying logged in is the remember-me cookie's job.
+        "SESSION_PERMANENT": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        # Flask-Login's own remember cookie (a signed user id, the same on every device) is never
+        # issued; giving its name to ours makes it ignore any such legacy cookie.
+        "REMEMBER_COOKIE_NAME": "wm_remember",
         "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        "WM_SESSION_ANONYMOUS_SECONDS": int(env("WM_SESSION_ANONYMOUS_SECONDS", str(2 * 3600))),
+        "WM_SESSION_IDLE_SECONDS": int(env("WM_SESSION_IDLE_SECONDS", str(12 * 3600))),
+        "WM_SESSION_MAX_SECONDS": int(env("WM_SESSION_MAX_SECONDS", str(30 * 24 * 3600))),
+        "WM_REMEMBER_SECONDS": int(env("WM_REMEMBER_SECONDS", str(30 * 24 * 3600))),
         "RATELIMIT_STORAGE_URI": limits_storage_uri(redis_url),
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,

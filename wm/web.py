@@ -152,6 +152,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
+        from wm.forms import EXPIRED_MESSAGE, is_form_view, reshow_form  # wm.forms builds on this module
+
+        if is_form_view(request.endpoint):
+            return reshow_form(EXPIRED_MESSAGE, 400)
         return error_page(400, f"The form expired or was not sent from this site ({exc.description}). "
                                "Reload the page and try again.")
 

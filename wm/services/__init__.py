@@ -34,3 +34,11 @@ class Origin:
 
     ip_address: str | None = None
     user_agent: str | None = None
+
+
+class DomainErrors(DomainError):
+    """Several refusals at once, each naming its field, so a form can show them all together."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__(" ".join(error.message for error in errors))
+        self.errors = errors

@@ -2,88 +2,204 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
-from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
+import math
+import secrets
+import time
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wm.blueprints.accounts.forms import EmailForm, LoginForm, PasswordForm, RegisterForm
+from flask import Blueprint, Response, current_app, flash, g, redirect, request, session, url_for
+from flask_limiter import RateLimitExceeded
+from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from wm.blueprints.accounts.forms import EmailForm, LoginForm, LogoutForm, PasswordForm, RegisterForm
 from wm.extensions import limiter
-from wm.services import DomainError, media
+from wm.forms import form_view, render_form, reshow_form, submit
+from wm.models.accounts import User
 from wm.services import accounts as service
-from wm.web import form_error_status, login_required, origin, redirect_to, redirect_url, render
+from wm.services import media
+from wm.web import login_required, origin, redirect_to, redirect_url, render
 
 bp = Blueprint("accounts", __name__)
 
+DEVICE_COOKIE = "wm_device"
+DEVICE_COOKIE_SECONDS = 180 * 24 * 3600
+DEVICE_ACCOUNTS = 5
+
 
 def auth_rate_limit() -> str:
+    """The per-address limit on posts of the login and account forms."""
     return current_app.config["WM_LOGIN_RATE_LIMIT"]
+
+
+def local_path(target: str) -> str | None:
+    """``target`` if it is a path on this site, else None.
+
+    Browsers drop tabs and newlines inside URLs and read ``\\`` as ``/``, so ``/<tab>/evil`` and
+    ``/\\evil`` lead off-site: any control character, space or backslash refuses the target, and so
+    does a path that decodes to ``//`` (``/%2F%2Fevil``).
+    """
+    if not target or len(target) > 2000 or "\\" in target or target.startswith("//"):
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+        return None
+    if "\\" in path or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def safe_next(default: str) -> str:
     """The ``next`` target if it is a path on this site, else ``default``."""
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return local_path(request.values.get("next", "")) or default
 
 
-def attach_error(form: FlaskForm, exc: DomainError) -> None:
-    """Show a domain error beside its field, or above the form when it names none."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
+def _cookie_options() -> dict:
+    return {"httponly": True, "secure": current_app.config["SESSION_COOKIE_SECURE"], "samesite": "Lax"}
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="wm-device")
+
+
+def known_device() -> tuple[str | None, list[int]]:
+    """This device's id and the accounts that logged in on it, from its signed device cookie."""
+    try:
+        data = _device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_SECONDS)
+        return str(data["d"]), [int(user_id) for user_id in data["u"]]
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None, []
+
+
+def remember_device(response: Response, user: User, device_id: str | None, user_ids: list[int]) -> None:
+    """Mark this device as one ``user`` logs in from, exempting it from that account's login throttle."""
+    user_ids = [user.id, *[user_id for user_id in user_ids if user_id != user.id]][:DEVICE_ACCOUNTS]
+    value = _device_serializer().dumps({"d": device_id or secrets.token_urlsafe(16), "u": user_ids})
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_SECONDS, **_cookie_options())
+
+
+def start_session(user: User, authenticated_at: float | None = None) -> None:
+    """Log ``user`` in on a brand-new session id with a new CSRF token, so no earlier id is worth anything."""
+    current_app.session_interface.rotate(session)
+    g.pop("csrf_token", None)
+    login_user(user)
+    session["_auth_at"] = authenticated_at or time.time()
+
+
+def end_session() -> None:
+    """Log out and drop the session's id and content (its CSRF token too)."""
+    logout_user()
+    current_app.session_interface.rotate(session)
+    g.pop("csrf_token", None)
+
+
+def set_remember_cookie(response: Response, user: User) -> None:
+    """Keep this device logged in: a fresh random token of its own, valid ``WM_REMEMBER_SECONDS``."""
+    token = service.issue_remember_token(user, origin=origin())
+    response.set_cookie(current_app.config["REMEMBER_COOKIE_NAME"], token,
+                        max_age=current_app.config["WM_REMEMBER_SECONDS"], **_cookie_options())
+
+
+def delete_remember_cookie(response: Response) -> None:
+    """Forget this device's remember-me cookie."""
+    response.delete_cookie(current_app.config["REMEMBER_COOKIE_NAME"], httponly=True,
+                           secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+
+
+@bp.before_app_request
+def restore_remembered_login() -> None:
+    """Sign a remembered device back in when its session has ended (browser closed, idle timeout)."""
+    token = request.cookies.get(current_app.config["REMEMBER_COOKIE_NAME"])
+    if not token or "_user_id" in session:
+        return
+    found = service.user_from_remember_token(token)
+    if found is None:
+        g.wm_forget_remember_cookie = True
+        return
+    user, since = found
+    start_session(user, authenticated_at=since.timestamp())
+
+
+@bp.after_app_request
+def drop_dead_remember_cookie(response: Response) -> Response:
+    """A remember-me cookie that no longer works is removed from the browser."""
+    if g.get("wm_forget_remember_cookie"):
+        delete_remember_cookie(response)
+    return response
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> Response:
+    """A rate-limited form is drawn again with the time to wait, instead of being replaced by an error page."""
+    limit = limiter.current_limit
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    return reshow_form(f"Too many attempts; try again in {wait} seconds.", 429, retry_after=wait)
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@form_view
 @limiter.limit(auth_rate_limit, methods=["POST"])
 def register() -> Response:
     """Create an account."""
     if current_user.is_authenticated:
         return redirect(url_for("discovery.feed"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            user = service.register(form.handle.data, form.email.data, form.password.data, origin=origin())
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            login_user(user)
-            flash(f"Welcome to Weekmotion, @{user.handle}!", "success")
-            return redirect_to("discovery.feed")
-    status = form_error_status() if form.is_submitted() else 200
-    return render("accounts/register.html", block="form", status=status, form=form)
+    if submit(form, lambda: service.register(form.handle.data, form.email.data, form.password.data,
+                                             origin=origin())).ok:
+        # The same answer whether the email was new or already had an account (see service.register).
+        flash("Your account is ready: log in with your handle or email and your password.", "success")
+        return redirect_to("accounts.login")
+    return render_form("accounts/register.html", form, password_hint=service.PASSWORD_HINT)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@form_view
 @limiter.limit(auth_rate_limit, methods=["POST"])
 def login() -> Response:
     """Log in with a handle or an email address."""
     if current_user.is_authenticated:
         return redirect(safe_next(url_for("discovery.feed")))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            user = service.authenticate(form.login.data, form.password.data, origin=origin())
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            login_user(user, remember=form.remember.data)
-            flash(f"Logged in as @{user.handle}.", "success")
-            return redirect_url(safe_next(url_for("discovery.feed")))
-    status = form_error_status() if form.is_submitted() else 200
-    return render("accounts/login.html", block="form", status=status, form=form, next=safe_next(""))
+    device_id, device_user_ids = known_device()
+    result = submit(form, lambda: service.authenticate(form.login.data, form.password.data, origin=origin(),
+                                                       known_user_ids=device_user_ids, device_id=device_id))
+    if result.ok and result.value is not None:
+        user = result.value
+        start_session(user)
+        flash(f"Logged in as @{user.handle}.", "success")
+        response = redirect_url(safe_next(url_for("discovery.feed")))
+        remember_device(response, user, device_id, device_user_ids)
+        if form.remember.data:
+            set_remember_cookie(response, user)
+        return response
+    return render_form("accounts/login.html", form, next=safe_next(""))
 
 
-@bp.post("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
+@form_view
 def logout() -> Response:
-    """Log out of this session."""
-    if current_user.is_authenticated:
-        service.record_logout(current_user, origin=origin())
-    logout_user()
-    flash("You are logged out.", "info")
-    return redirect_to("discovery.feed")
+    """Log out of this session (a GET shows the button that does it)."""
+    form = LogoutForm()
+    if not form.is_submitted() and not current_user.is_authenticated:
+        return redirect(url_for("discovery.feed"))
+
+    def record_logout() -> None:
+        if current_user.is_authenticated:
+            service.record_logout(current_user, origin=origin())
+
+    if submit(form, record_logout).ok:
+        token = request.cookies.get(current_app.config["REMEMBER_COOKIE_NAME"])
+        if token:
+            service.forget_remember_token(token)
+        end_session()
+        flash("You are logged out.", "info")
+        response = redirect_to("discovery.feed")
+        delete_remember_cookie(response)
+        return response
+    return render_form("accounts/logout.html", form)
 
 
 @bp.get("/settings")
@@ -91,45 +207,43 @@ def logout() -> Response:
 def settings() -> Response:
     """Account settings: email and password."""
     return render("accounts/settings.html", email_form=EmailForm(prefix="email"),
-                  password_form=PasswordForm(prefix="password"))
+                  password_form=PasswordForm(prefix="password"), password_hint=service.PASSWORD_HINT)
 
 
 @bp.post("/settings/email")
+@form_view
 @login_required
 @limiter.limit(auth_rate_limit)
 def settings_email() -> Response:
     """Change the email address (asks for the current password)."""
     form = EmailForm(prefix="email")
-    if form.validate_on_submit():
-        try:
-            service.change_email(current_user, form.current_password.data, form.email.data, origin=origin())
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            flash("Your email address is changed.", "success")
-            return redirect_to("accounts.settings")
-    return render("accounts/settings.html", block="email_form", status=form_error_status(),
-                  email_form=form, password_form=PasswordForm(formdata=None, prefix="password"))
+    if submit(form, lambda: service.change_email(current_user, form.current_password.data, form.email.data,
+                                                 origin=origin())).ok:
+        flash("Your email address is changed.", "success")
+        return redirect_to("accounts.settings")
+    return render_form("accounts/settings.html", form, block="email_form", name="email_form",
+                       password_form=PasswordForm(formdata=None, prefix="password"),
+                       password_hint=service.PASSWORD_HINT)
 
 
 @bp.post("/settings/password")
+@form_view
 @login_required
 @limiter.limit(auth_rate_limit)
 def settings_password() -> Response:
-    """Change the password (asks for the current one; signs out every other session)."""
+    """Change the password (asks for the current one; signs out every other session and device)."""
     form = PasswordForm(prefix="password")
-    if form.validate_on_submit():
-        try:
-            user = service.change_password(current_user, form.current_password.data, form.new_password.data,
-                                           origin=origin())
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            login_user(user)
-            flash("Your password is changed. Other sessions are signed out.", "success")
-            return redirect_to("accounts.settings")
-    return render("accounts/settings.html", block="password_form", status=form_error_status(),
-                  email_form=EmailForm(formdata=None, prefix="email"), password_form=form)
+    result = submit(form, lambda: service.change_password(current_user, form.current_password.data,
+                                                          form.new_password.data, origin=origin()))
+    if result.ok and result.value is not None:
+        start_session(result.value)
+        flash("Your password is changed. Other sessions and devices are signed out.", "success")
+        response = redirect_to("accounts.settings")
+        if request.cookies.get(current_app.config["REMEMBER_COOKIE_NAME"]):
+            set_remember_cookie(response, result.value)  # this device stays remembered, with a new token
+        return response
+    return render_form("accounts/settings.html", form, block="password_form", name="password_form",
+                       email_form=EmailForm(formdata=None, prefix="email"), password_hint=service.PASSWORD_HINT)
 
 
 @bp.get("/@<handle>")

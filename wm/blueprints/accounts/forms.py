@@ -6,15 +6,20 @@ from wtforms.validators import DataRequired, Length
 
 
 class RegisterForm(FlaskForm):
-    handle = StringField("Handle", validators=[DataRequired(), Length(max=30)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    # No validators here: the accounts service checks every field and reports all problems at once.
+    handle = StringField("Handle")
+    email = EmailField("Email")
+    password = PasswordField("Password")
 
 
 class LoginForm(FlaskForm):
     login = StringField("Handle or email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    remember = BooleanField("Keep me logged in")
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class LogoutForm(FlaskForm):
+    """Only its CSRF token: logging out is a post."""
 
 
 class EmailForm(FlaskForm):

@@ -8,11 +8,11 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from wm.forms import form_view, render_form, submit
 from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
-from wm.services import DomainError
 from wm.services import media as service
-from wm.web import form_error_status, origin, redirect_to, render, role_required
+from wm.web import origin, redirect_to, render, role_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -52,22 +52,17 @@ def status(public_id: str) -> Response:
 
 
 @bp.route("/videos/<public_id>/edit", methods=["GET", "POST"])
+@form_view
 @role_required(Role.creator)
 def edit(public_id: str) -> Response:
     """Edit title, description, visibility and tier."""
     video = service.owned_video(current_user, public_id)
     form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
-    if form.validate_on_submit():
-        try:
-            service.update_details(current_user, public_id, form.title.data, form.description.data,
-                                   form.visibility.data, form.access_tier.data)
-        except DomainError as exc:
-            form.form_errors.append(exc.message)
-        else:
-            flash("Saved.", "success")
-            return redirect_to("studio.index")
-    status = form_error_status() if form.is_submitted() else 200
-    return render("studio/edit.html", block="form", status=status, form=form, video=video)
+    if submit(form, lambda: service.update_details(current_user, public_id, form.title.data, form.description.data,
+                                                   form.visibility.data, form.access_tier.data)).ok:
+        flash("Saved.", "success")
+        return redirect_to("studio.index")
+    return render_form("studio/edit.html", form, video=video)
 
 
 @bp.post("/videos/<public_id>/delete")
