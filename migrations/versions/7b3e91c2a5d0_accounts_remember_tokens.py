@@ -34,7 +34,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('remember_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_remember_tokens_user_id'))
-
+    # Dropping the table drops its index; MariaDB refuses to drop the index alone (the foreign key needs it).
     op.drop_table('remember_tokens')
