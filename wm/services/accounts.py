@@ -438,5 +438,12 @@ def set_role_and_tier(actor: User, user_id: int, role: str, tier: str, origin: O
 
 
 def create_admin(handle: str, email: str, password: str) -> User:
-    """Create an admin account (the first one comes from ``wm users create-admin``)."""
-    return register(handle, email, password, role=Role.admin)
+    """Create an admin account (the first one comes from ``wm users create-admin``).
+
+    The operator at the console may learn that an email is taken, unlike a visitor of the register page.
+    """
+    _ensure_unique(email=normalize_email(email))
+    user = register(handle, email, password, role=Role.admin)
+    if user is None:
+        raise Conflict("An account with that email already exists.", "email")
+    return user
