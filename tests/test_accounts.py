@@ -403,16 +403,20 @@ def client_at(app, address):
 
 def test_failures_from_many_addresses_throttle_the_account_but_not_its_known_device(app):
     make_user(app, handle="olga")
-    laptop = client_at(app, "10.0.0.1")
+    make_user(app, handle="mallory")
+    laptop, attacker_own_device = client_at(app, "10.0.0.1"), client_at(app, "10.9.0.1")
     log_in(laptop, "olga")
     post_form(laptop, "/logout", {})
+    log_in(attacker_own_device, "mallory")  # a device known for another account is no pass for olga's
+    post_form(attacker_own_device, "/logout", {})
     for n in range(5):
         response = post_form(client_at(app, f"10.1.0.{n}"), "/login", {"login": "olga", "password": f"guess {n} nope"},
                              page="/login")
         assert response.status_code == 400
-    for login, password in (("olga", "guess 6 nope"), ("OLGA@example.com", PASSWORD)):
-        response = post_form(client_at(app, "10.2.0.1"), "/login", {"login": login, "password": password},
-                             page="/login")
+    for client, login, password in ((client_at(app, "10.2.0.1"), "olga", "guess 6 nope"),
+                                    (client_at(app, "10.2.0.2"), "OLGA@example.com", PASSWORD),
+                                    (attacker_own_device, "olga", PASSWORD)):
+        response = post_form(client, "/login", {"login": login, "password": password}, page="/login")
         html = response.get_data(as_text=True)
         assert response.status_code == 429
         assert "Too many failed attempts to log in to this account; try again in" in html

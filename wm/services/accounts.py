@@ -262,18 +262,25 @@ def login_wait_seconds(subject: str) -> int:
     return max(0, math.ceil(failures[-1] + delay - time.time()))
 
 
+def device_mark(user_id: int) -> str:
+    """What a device cookie keeps of an account that logged in on it: a keyed hash, since ids are not public."""
+    secret = str(current_app.secret_key).encode()
+    return hmac.new(secret, f"device-account:{user_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def authenticate(login: str, password: str, origin: Origin | None = None,
-                 known_user_ids: Collection[int] = (), device_id: str | None = None) -> User:
+                 device_id: str | None = None, device_marks: Collection[str] = ()) -> User:
     """The user whose handle or email is ``login`` and whose password is ``password``.
 
     Failures are throttled per account, whatever address they come from. A device this account
-    logged in from before (``device_id`` holding ``known_user_ids``) is throttled only by its own
-    failures, so an attacker cannot lock the owner out of the devices they use.
+    logged in from before (``device_id`` whose cookie holds its :func:`device_mark`) is throttled
+    only by its own failures, so an attacker cannot lock the owner out of the devices they use.
     """
     key = (login or "").strip().lstrip("@").lower()
     user = db.session.scalar(select(User).where((User.handle_key == key) | (User.email == key)))
     account = f"user:{user.id}" if user is not None else f"login:{key[:254]}"
-    device = f"device:{device_id}:{account}" if device_id and user is not None and user.id in known_user_ids else None
+    known = bool(device_id) and user is not None and device_mark(user.id) in device_marks
+    device = f"device:{device_id}:{account}" if known else None
     wait = login_wait_seconds(device or account)
     if wait:
         raise TooManyAttempts(wait)

@@ -65,19 +65,20 @@ def _device_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="wm-device")
 
 
-def known_device() -> tuple[str | None, list[int]]:
-    """This device's id and the accounts that logged in on it, from its signed device cookie."""
+def known_device() -> tuple[str | None, list[str]]:
+    """This device's id and the marks of the accounts that logged in on it, from its signed device cookie."""
     try:
         data = _device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_SECONDS)
-        return str(data["d"]), [int(user_id) for user_id in data["u"]]
+        return str(data["d"]), [str(mark) for mark in data["a"]]
     except (BadSignature, KeyError, TypeError, ValueError):
         return None, []
 
 
-def remember_device(response: Response, user: User, device_id: str | None, user_ids: list[int]) -> None:
+def remember_device(response: Response, user: User, device_id: str | None, marks: list[str]) -> None:
     """Mark this device as one ``user`` logs in from, exempting it from that account's login throttle."""
-    user_ids = [user.id, *[user_id for user_id in user_ids if user_id != user.id]][:DEVICE_ACCOUNTS]
-    value = _device_serializer().dumps({"d": device_id or secrets.token_urlsafe(16), "u": user_ids})
+    mark = service.device_mark(user.id)
+    marks = [mark, *[other for other in marks if other != mark]][:DEVICE_ACCOUNTS]
+    value = _device_serializer().dumps({"d": device_id or secrets.token_urlsafe(16), "a": marks})
     response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_SECONDS, **_cookie_options())
 
 
@@ -163,15 +164,15 @@ def login() -> Response:
     if current_user.is_authenticated:
         return redirect(safe_next(url_for("discovery.feed")))
     form = LoginForm()
-    device_id, device_user_ids = known_device()
+    device_id, device_marks = known_device()
     result = submit(form, lambda: service.authenticate(form.login.data, form.password.data, origin=origin(),
-                                                       known_user_ids=device_user_ids, device_id=device_id))
+                                                       device_id=device_id, device_marks=device_marks))
     if result.ok and result.value is not None:
         user = result.value
         start_session(user)
         flash(f"Logged in as @{user.handle}.", "success")
         response = redirect_url(safe_next(url_for("discovery.feed")))
-        remember_device(response, user, device_id, device_user_ids)
+        remember_device(response, user, device_id, device_marks)
         if form.remember.data:
             set_remember_cookie(response, user)
         return response
