@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from tests.fixtures.apps import post_form
 
@@ -21,8 +22,7 @@ PUBLIC_ENDPOINTS = {
 def example_url(app: Flask, rule) -> str:
     values = {}
     for name in rule.arguments:
-        converter = rule._converters[name].__class__.__name__
-        values[name] = 1 if converter == "IntegerConverter" else "x"
+        values[name] = 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
     with app.test_request_context():
         return app.url_for(rule.endpoint, **values)
 

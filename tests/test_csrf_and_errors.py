@@ -53,6 +53,55 @@ def test_404_page_whole_and_as_fragment(client, htmx_client):
     assert "HX-Request" in response.headers["Vary"]
 
 
+def test_boosted_navigation_to_a_missing_page_gets_the_whole_page_not_a_fragment(client):
+    response = client.get("/v/nosuchvideo", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "HX-Retarget" not in response.headers and "HX-Reswap" not in response.headers
+    assert html.count('<header class="topbar">') == 1 and "No such video." in html
+    assert "HX-Boosted" in response.headers["Vary"]
+
+
+def test_history_restore_of_a_missing_page_gets_the_whole_page(client):
+    response = client.get("/no/such/page", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert response.status_code == 404
+    assert "<html" in response.get_data(as_text=True) and "HX-Retarget" not in response.headers
+
+
+def test_refused_boosted_form_shows_the_whole_error_page_and_keeps_the_address(viewer_client, user_factory):
+    other = user_factory()
+    token = csrf_token(viewer_client)
+    response = viewer_client.post(f"/admin/users/{other.id}/role", data={"role": "admin", "tier": "pro"},
+                                  headers={"HX-Request": "true", "HX-Boosted": "true", "X-CSRFToken": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert html.count('<header class="topbar">') == 1 and "HX-Retarget" not in response.headers
+    assert response.headers["HX-Push-Url"] == "false"
+
+
+def test_fragment_only_urls_opened_directly_render_the_whole_page(admin_client, creator_client):
+    for client, url, marker in ((admin_client, "/admin/queues", "<h2>Accounts</h2>"),
+                                (creator_client, "/studio/videos", "<h1>Creator Studio</h1>")):
+        response = client.get(url)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert html.count('<header class="topbar">') == 1 and marker in html, url
+        fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert "<header" not in fragment and marker not in fragment, url
+
+
+def test_huge_and_odd_numbers_in_urls_are_4xx_not_500(admin_client):
+    for url, status in (("/admin/?page=99999999999999999999", 400), ("/admin/?page=-1", 400),
+                        ("/admin/?page=%C2%B2", 400), ("/admin/?page=0", 400), ("/admin/?page=2", 200)):
+        response = admin_client.get(url)
+        assert response.status_code == status, url
+    assert "must be a whole number" in admin_client.get("/admin/?page=99999999999999999999").get_data(as_text=True)
+    for user_id in ("99999999999999999999", str(2**63), "%C2%B2", "%D9%A1"):
+        response = post_form(admin_client, f"/admin/users/{user_id}/role", {"role": "viewer", "tier": "free"},
+                             page="/admin/")
+        assert response.status_code == 404, user_id
+
+
 def test_500_page_hides_the_traceback(mysql_url):
     app = create_app(app_config(mysql_url))
 

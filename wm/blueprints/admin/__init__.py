@@ -9,7 +9,7 @@ from wm.models.accounts import Role, Tier
 from wm.queues import current_queue_depths
 from wm.services import accounts as account_service
 from wm.services.governance import recent_audit
-from wm.web import origin, redirect_to, render, role_required
+from wm.web import fragment_of, origin, query_int, redirect_to, render, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -18,13 +18,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @role_required(Role.admin)
 def index() -> Response:
     """Accounts with their role and tier, and the latest audit records."""
-    page = request.args.get("page", 1, type=int)
-    return render("admin/index.html", users=account_service.list_users(page=max(page, 1)),
+    return render("admin/index.html", users=account_service.list_users(page=query_int("page", 1)),
                   roles=list(Role), tiers=list(Tier), audit=recent_audit(20), queues=current_queue_depths())
 
 
 @bp.get("/queues")
 @role_required(Role.admin)
+@fragment_of("admin.index")
 def queues() -> Response:
     """The queue chart alone; it refreshes itself every few seconds."""
     return render("admin/index.html", block="queues", queues=current_queue_depths())

@@ -12,7 +12,7 @@ from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
 from wm.services import DomainError
 from wm.services import media as service
-from wm.web import form_error_status, origin, redirect_to, render, role_required
+from wm.web import form_error_status, fragment_of, origin, redirect_to, render, role_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -39,6 +39,7 @@ def index() -> Response:
 
 @bp.get("/videos")
 @role_required(Role.creator)
+@fragment_of("studio.index")
 def videos() -> Response:
     """The video list alone (refreshed after an upload finishes)."""
     return render("studio/index.html", block="videos", videos=service.list_own_videos(current_user))
