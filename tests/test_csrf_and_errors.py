@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.fixtures.apps import PASSWORD, app_config, csrf_token, post_form
 from wm import create_app
 from wm.extensions import db
@@ -131,3 +133,40 @@ def test_wrong_method_is_405_page(client):
     response = client.delete("/login")
     assert response.status_code == 405
     assert "Method not allowed" in response.get_data(as_text=True)
+
+
+def test_every_page_carries_the_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "'unsafe-inline'" not in csp
+    assert "media-src 'self' blob:" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert "Strict-Transport-Security" not in response.headers
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    assert "Content-Security-Policy" in client.get("/no/such/page").headers
+
+
+def test_pages_with_private_data_are_not_stored(viewer_client, admin_client, creator_client):
+    for client, url in ((viewer_client, "/"), (viewer_client, "/settings"), (admin_client, "/admin/"),
+                        (creator_client, "/studio/"), (admin_client, "/moderation/")):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "no-store", url
+
+
+def test_hsts_only_when_the_public_url_is_https(mysql_url):
+    app = create_app(app_config(mysql_url, WM_PUBLIC_URL="https://video.example"))
+    response = app.test_client().get("/health")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_the_csp_lets_media_come_from_the_s3_endpoint(mysql_url, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    app = create_app(app_config(mysql_url, WM_STORAGE_URL="s3://media/wm?endpoint=http://127.0.0.1:9000&addressing=path"))
+    csp = app.test_client().get("/health").headers["Content-Security-Policy"]
+    for directive in ("img-src", "media-src", "connect-src"):
+        assert re.search(rf"{directive} [^;]*http://127\.0\.0\.1:9000", csp), directive

@@ -14,12 +14,22 @@ from wm.services.platform import health_report
 bp = Blueprint("platform", __name__)
 
 
+def _viewer_is_admin() -> bool:
+    try:
+        return bool(current_user.is_authenticated and current_user.has_role(Role.admin))
+    except Exception:  # loading the user needs the database, which may be what is down
+        return False
+
+
 @bp.get("/health")
 @limiter.exempt
 def health() -> Response:
-    """JSON health of the database and Redis; 503 when either is down."""
+    """Health of the database and Redis, 503 when either is down; the details only for admins."""
     report = health_report()
-    return jsonify(report), 200 if report["status"] == "ok" else 503
+    body = report if _viewer_is_admin() else {"status": report["status"]}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if report["status"] == "ok" else 503
 
 
 def _gate(status: int, detail: str = "") -> Response:
