@@ -79,3 +79,26 @@ def test_feed_watch_and_studio_work_under_the_content_security_policy(app, live_
 
     assert page.evaluate("() => window.cspViolations") == []
     assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_a_new_account_starts_a_channel_and_lands_in_the_studio(live_server, page):
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Register").click()
+    page.get_by_label("Handle").fill("new_creator")
+    page.get_by_label("Email").fill("new_creator@example.com")
+    page.get_by_label("Password").fill("a browser passphrase")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_text("Welcome to Weekmotion, @new_creator!")).to_be_visible()
+    expect(page.get_by_text("Start your channel to publish the first video.")).to_be_visible()
+
+    page.locator(".menu summary").click()
+    page.locator(".menu").get_by_role("link", name="Start your channel").click()
+    expect(page.get_by_role("heading", name="Content policy")).to_be_visible()
+    page.get_by_role("button", name="Start my channel").click()
+    expect(page.get_by_text("Accept the content policy to start your channel.")).to_be_visible()
+    page.get_by_label("I have read the content policy").check()
+    page.get_by_role("button", name="Start my channel").click()
+    expect(page.get_by_role("heading", name="Creator Studio")).to_be_visible()
+    expect(page.get_by_text("Your channel is open: upload your first video.")).to_be_visible()
+    assert page.url == live_server + "/studio/"
+    expect(page.get_by_role("link", name="Studio")).to_be_visible()

@@ -157,6 +157,9 @@ def role_required(*roles: Role) -> Callable:
         @login_required
         def wrapped(*args: Any, **kwargs: Any):
             if not current_user.has_role(*roles):
+                if Role.creator in roles and current_user.role is Role.viewer and not request.path.startswith("/api/"):
+                    # A viewer is one step away from the studio: show that step instead of a dead end.
+                    return redirect_url(url_for("studio.start"))
                 return error_page(403, "You do not have access to this page.")
             return view(*args, **kwargs)
 

@@ -38,3 +38,12 @@ def user_role(user_id: int) -> Response:
                                              request.form.get("tier", ""), origin=origin())
     flash(f"@{user.handle} is now {user.role.value} ({user.tier.value}).", "success")
     return redirect_to("admin.index")
+
+
+@bp.post("/users/<int:user_id>/revoke-channel")
+@role_required(Role.admin)
+def user_revoke_channel(user_id: int) -> Response:
+    """Take a creator's channel away (the account becomes a viewer)."""
+    user = account_service.revoke_channel(current_user, user_id, origin=origin())
+    flash(f"@{user.handle}'s channel is revoked; the account is a viewer now.", "success")
+    return redirect_to("admin.index")

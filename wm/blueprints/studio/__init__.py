@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
 from wm.services import DomainError
 from wm.services import media as service
-from wm.web import form_error_status, fragment_of, origin, redirect_to, render, role_required
+from wm.services.accounts import start_channel
+from wm.web import form_error_status, fragment_of, login_required, origin, redirect_to, render, role_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -78,3 +79,29 @@ def delete(public_id: str) -> Response:
     service.delete_video(current_user, public_id, origin=origin())
     flash("The video is deleted.", "info")
     return redirect_to("studio.index")
+
+
+class StartChannelForm(FlaskForm):
+    accept = BooleanField("I have read the content policy and my uploads will follow it")
+
+
+@bp.route("/start", methods=["GET", "POST"])
+@login_required
+def start() -> Response:
+    """Start your channel: accept the content policy and become a creator."""
+    if current_user.has_role(Role.creator):
+        return redirect_to("studio.index")
+    form = StartChannelForm()
+    if form.validate_on_submit():
+        try:
+            start_channel(current_user, form.accept.data, origin=origin())
+        except DomainError as exc:
+            if exc.field == "accept":
+                form.accept.errors = [*form.accept.errors, exc.message]
+            else:
+                form.form_errors.append(exc.message)
+        else:
+            flash("Your channel is open: upload your first video.", "success")
+            return redirect_to("studio.index")
+    status = form_error_status() if form.is_submitted() else 200
+    return render("studio/start.html", block="form", status=status, form=form)
