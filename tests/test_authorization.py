@@ -149,7 +149,7 @@ def test_account_menu_offers_a_channel_to_viewers_only(viewer_client, creator_cl
 def test_empty_feed_tells_each_visitor_how_videos_get_there(client, viewer_client, creator_client):
     assert "start a channel to publish the first video" in client.get("/").get_data(as_text=True)
     assert "Start your channel</a> to publish the first video" in viewer_client.get("/").get_data(as_text=True)
-    assert "Upload a video in your studio" in creator_client.get("/").get_data(as_text=True)
+    assert "Upload a video</a> and publish it to see it here" in creator_client.get("/").get_data(as_text=True)
     assert "follow creators" not in client.get("/").get_data(as_text=True)
 
 

@@ -15,11 +15,11 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -282,9 +282,8 @@ def content_security_policy(app: Flask) -> str:
 
 
 def _shows_private_data() -> bool:
-    # Flask-Login keeps the user it loaded for this request on g; a page that never loaded one shows nobody's data.
-    user = g.get("_login_user")
-    return bool(user is not None and user.is_authenticated) or request.path.startswith(PRIVATE_PREFIXES)
+    # Flask-Login's mark of a signed-in session (also set by a remember-me login); reading it loads no user.
+    return "_user_id" in session or request.path.startswith(PRIVATE_PREFIXES)
 
 
 def register_response_policy(app: Flask) -> None:
