@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -128,6 +129,37 @@ def test_a_creators_upload_still_goes_through_nginx(app, edge, stack):
     assert response.status_code == 204, response.text
     assert response.headers["Upload-Offset"] == str(len(body))
     assert list(incoming(stack).iterdir()) == []
+
+
+def test_concurrent_upload_requests_per_address_are_capped(app, edge, stack):
+    creator = WebSession(stack.web, make_user(app, role="creator").handle)
+    created = creator.http.post(f"{edge}/api/v1/uploads/", headers={**creator.headers, "Upload-Length": "1000"})
+    parts = urlsplit(edge + created.headers["Location"])
+    held = []
+    try:
+        for _ in range(8):  # each announces a body and sends none: nginx holds the request open, waiting
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            connection.putrequest("PATCH", parts.path)
+            for name, value in {**creator.headers, "Upload-Offset": "0", "Content-Length": "1000",
+                                "Content-Type": "application/offset+octet-stream"}.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            held.append(connection)
+        deadline = time.monotonic() + 10
+        status = None
+        while status != 429 and time.monotonic() < deadline:  # until nginx has counted all eight
+            status = send_headers_only(parts._replace(path="/api/v1/uploads/").geturl(), "OPTIONS",
+                                       {"Content-Length": "0"})[0]
+        assert status == 429
+        log = (stack.var.parent / "nginx" / "logs" / "error.log").read_text()
+        assert 'limiting connections by zone "wm_upload_conn"' in log  # the cap, not the request rate
+    finally:
+        for connection in held:
+            connection.close()
+    deadline = time.monotonic() + 10
+    while status != 204 and time.monotonic() < deadline:
+        status = send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})[0]
+    assert status == 204
 
 
 def test_burst_on_the_login_page_gets_the_friendly_429(edge):
