@@ -302,10 +302,11 @@ def register_response_policy(app: Flask) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if "Cache-Control" not in headers and _shows_private_data():
             headers["Cache-Control"] = "no-store"
-        if is_htmx():
+        if response.mimetype == "text/html":
+            # wants_fragment() reads all three: a cache must not hand a fragment to a boosted navigation.
             response.vary.update(("HX-Request", "HX-Boosted", "HX-History-Restore-Request"))
-            if request.method not in ("GET", "HEAD") and request.headers.get("HX-Boosted") == "true":
-                # htmx would put a boosted form's POST URL in the address bar, where a reload answers 405;
-                # a successful post redirects (and htmx shows the target URL), anything else keeps the form's URL.
-                headers.setdefault("HX-Push-Url", "false")
+        if request.method not in ("GET", "HEAD") and request.headers.get("HX-Boosted") == "true":
+            # htmx would put a boosted form's POST URL in the address bar, where a reload answers 405;
+            # a successful post redirects (and htmx shows the target URL), anything else keeps the form's URL.
+            headers.setdefault("HX-Push-Url", "false")
         return response
