@@ -10,6 +10,7 @@ from tests.fixtures.live import browser_log_in
 from tests.fixtures.media import make_clip, publish_clip
 from tests.fixtures.users import make_user
 from wm.extensions import db
+from wm.models.accounts import User
 from wm.models.base import utcnow
 from wm.models.media import Video, VideoState, Visibility
 from wm.services.media import get_video
@@ -102,3 +103,20 @@ def test_a_new_account_starts_a_channel_and_lands_in_the_studio(live_server, pag
     expect(page.get_by_text("Your channel is open: upload your first video.")).to_be_visible()
     assert page.url == live_server + "/studio/"
     expect(page.get_by_role("link", name="Studio")).to_be_visible()
+
+
+def test_a_refused_boosted_form_shows_one_page_and_keeps_its_address(app, live_server, page):
+    admin = make_user(app, role="admin")
+    doomed = make_user(app, role="viewer")
+    page.goto(live_server + "/")
+    browser_log_in(page, admin.handle, PASSWORD)
+    page.get_by_role("link", name="Admin").click()
+    row = page.locator("tr", has_text=f"{doomed.handle}@example.com")
+    expect(row).to_be_visible()
+    with app.app_context():
+        db.session.delete(db.session.get(User, doomed.id))
+        db.session.commit()
+    row.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("No such account.")).to_be_visible()
+    assert page.locator("header.topbar").count() == 1 and page.locator("main header").count() == 0
+    assert page.url == live_server + "/admin/"
