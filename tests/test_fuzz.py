@@ -7,7 +7,6 @@ hypothesis run that mixes the values in path parameters, query strings, form fie
 
 from __future__ import annotations
 
-import itertools
 import re
 from urllib.parse import quote
 
@@ -165,9 +164,10 @@ def sweep(client: FlaskClient, app: Flask, token: str, real: list[str], role: st
         if method != "GET":
             # Requests that write: one hostile header at a time on a real object, so no other check answers first.
             path = reachable_path(client, rule, method, real, token, keep_session)
-            for name, value in itertools.product(HEADER_NAMES, ("²", str(2**63))):
+            # "²" passes str.isdigit() and fails int(); the other values reach every header in the sweep above.
+            for name in HEADER_NAMES:
                 check(method, path, "", benign_form(method, token, keep_session),
-                      {**benign_headers(token, keep_session), name: value}, what=f"{name}: {value}")
+                      {**benign_headers(token, keep_session), name: "²"}, what=f"{name}: ²")
     return found
 
 
