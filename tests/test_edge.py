@@ -115,6 +115,7 @@ def test_upload_bodies_without_a_creator_and_csrf_token_are_refused_before_nginx
         assert response_headers["Content-Type"] == "application/problem+json", name
         assert b'"status":%d' % expected in body and b'"detail":"' in body, name
     assert list(incoming(stack).iterdir()) == []
+    assert send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {})[0] == 401  # a body, even on OPTIONS
     assert send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})[0] == 204
 
 

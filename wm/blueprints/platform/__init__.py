@@ -45,8 +45,10 @@ def _gate(status: int, detail: str = "") -> Response:
 @limiter.exempt
 def upload_gate() -> Response:
     """nginx's ``auth_request`` before it stores an upload body: 204 for a creator with a valid CSRF token."""
-    if request.headers.get("X-Original-Method") == "OPTIONS":
-        return _gate(204)  # tus discovery carries no body and needs no account
+    has_body = request.headers.get("X-Original-Content-Length", "0") not in ("", "0") or bool(
+        request.headers.get("X-Original-Transfer-Encoding"))
+    if request.headers.get("X-Original-Method") == "OPTIONS" and not has_body:
+        return _gate(204)  # tus discovery needs no account, as long as it brings nothing to store
     if not current_user.is_authenticated:
         return _gate(401, "Log in first.")
     if not current_user.has_role(Role.creator):
