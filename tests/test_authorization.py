@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from tests.fixtures.apps import post_form
 
@@ -21,8 +22,7 @@ PUBLIC_ENDPOINTS = {
 def example_url(app: Flask, rule) -> str:
     values = {}
     for name in rule.arguments:
-        converter = rule._converters[name].__class__.__name__
-        values[name] = 1 if converter == "IntegerConverter" else "x"
+        values[name] = 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
     with app.test_request_context():
         return app.url_for(rule.endpoint, **values)
 
@@ -54,6 +54,10 @@ def test_role_gated_pages(request, client_fixture, allowed):
     client = request.getfixturevalue(client_fixture)
     for url in ("/studio/", "/moderation/", "/admin/"):
         response = client.get(url)
+        if url == "/studio/" and client_fixture == "viewer_client":
+            # a viewer is sent to the one step that opens the studio, not to a dead end
+            assert (response.status_code, response.headers["Location"]) == (303, "/studio/start")
+            continue
         expected = 200 if url in allowed else 403
         assert response.status_code == expected, (client_fixture, url)
     nav = client.get("/").get_data(as_text=True)
@@ -114,3 +118,59 @@ def test_admin_dashboard_charts_queue_depths(app, admin_client):
     assert '<svg viewBox="0 0 420 154"' in page and ">low</text>" in page and ">1 / 0 / 0</text>" in page
     fragment = admin_client.get("/admin/queues", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert fragment.lstrip().startswith("<figure") and 'hx-trigger="load delay:5s"' in fragment
+
+
+def test_viewer_starts_a_channel_by_accepting_the_content_policy(app, viewer_client):
+    page = viewer_client.get("/studio/start").get_data(as_text=True)
+    assert "Content policy" in page and "Upload only what you made" in page
+    response = post_form(viewer_client, "/studio/start", {}, page="/studio/start")
+    assert response.status_code == 400
+    assert "Accept the content policy to start your channel." in response.get_data(as_text=True)
+    assert viewer_client.get("/studio/").status_code == 303
+
+    response = post_form(viewer_client, "/studio/start", {"accept": "y"}, page="/studio/start")
+    assert (response.status_code, response.headers["Location"]) == (303, "/studio/")
+    assert viewer_client.get("/studio/").status_code == 200
+    assert viewer_client.get("/studio/start").headers["Location"] == "/studio/"
+    from wm.extensions import db
+    from wm.models.governance import AuditRecord
+
+    with app.app_context():
+        record = db.session.query(AuditRecord).filter_by(event_type="channel.started").one()
+        assert record.actor_id == viewer_client.user.id and record.payload["role"] == ["viewer", "creator"]
+
+
+def test_account_menu_offers_a_channel_to_viewers_only(viewer_client, creator_client, client):
+    assert "Start your channel" in viewer_client.get("/").get_data(as_text=True)
+    assert "Start your channel" not in creator_client.get("/").get_data(as_text=True)
+    assert client.get("/studio/start").status_code == 302
+
+
+def test_empty_feed_tells_each_visitor_how_videos_get_there(client, viewer_client, creator_client):
+    assert "start a channel to publish the first video" in client.get("/").get_data(as_text=True)
+    assert "Start your channel</a> to publish the first video" in viewer_client.get("/").get_data(as_text=True)
+    assert "Upload a video</a> and publish it to see it here" in creator_client.get("/").get_data(as_text=True)
+    assert "follow creators" not in client.get("/").get_data(as_text=True)
+
+
+def test_moderators_cannot_trade_their_role_for_a_channel(app, moderator_client):
+    response = post_form(moderator_client, "/studio/start", {"accept": "y"}, page="/studio/start")
+    assert response.status_code == 400 and "ask an admin" in response.get_data(as_text=True)
+    assert moderator_client.get("/moderation/").status_code == 200
+
+
+def test_admin_revokes_a_channel_and_it_is_audited(app, admin_client, viewer_client, user_factory):
+    creator = user_factory(role="creator")
+    assert "Revoke channel" in admin_client.get("/admin/").get_data(as_text=True)
+    response = post_form(viewer_client, f"/admin/users/{creator.id}/revoke-channel", {})
+    assert response.status_code == 403
+    response = post_form(admin_client, f"/admin/users/{creator.id}/revoke-channel", {}, page="/admin/")
+    assert response.status_code == 303
+    assert "channel.revoked" in admin_client.get("/admin/").get_data(as_text=True)
+    from wm.extensions import db
+    from wm.models.accounts import User
+
+    with app.app_context():
+        assert db.session.get(User, creator.id).role.value == "viewer"
+    response = post_form(admin_client, f"/admin/users/{creator.id}/revoke-channel", {}, page="/admin/")
+    assert response.status_code == 400 and "has no channel to revoke" in response.get_data(as_text=True)

@@ -123,6 +123,8 @@ def test_sweep_removes_orphaned_files_only(app, creator_with_video, burst_worker
     assert stored_keys(storage_root) == kept
 
 
-def test_studio_is_for_creators(viewer_client):
-    assert viewer_client.get("/studio/").status_code == 403
-    assert viewer_client.get("/studio/videos/abc/status").status_code == 403
+def test_studio_is_for_creators(viewer_client, moderator_client):
+    # a viewer is sent to start a channel; other roles without one are refused
+    assert viewer_client.get("/studio/").headers["Location"] == "/studio/start"
+    assert viewer_client.get("/studio/videos/abc/status").headers["Location"] == "/studio/start"
+    assert moderator_client.get("/studio/").status_code == 403

@@ -48,7 +48,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from wm.services.media.playback import poster_url
 
     login_manager.user_loader(load_user)
+    # Before any blueprint adds its rules: every <int:...> in a URL is bounded to what a BIGINT holds.
+    app.url_map.converters["int"] = web.BoundedIntConverter
     web.register_error_handlers(app)
+    web.register_response_policy(app)
     register_blueprints(app)
     register_cli(app)
     app.jinja_env.globals.update(Role=Role, static_url=web.static_url, media_poster=poster_url)

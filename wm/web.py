@@ -7,27 +7,67 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from flask import Flask, Response, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from wm.extensions import login_manager
 from wm.models.accounts import Role
 from wm.services import DomainError, Origin
 
 __all__ = [
+    "BoundedIntConverter",
+    "fragment_of",
     "is_htmx",
     "login_required",
     "origin",
+    "query_int",
     "redirect_to",
     "redirect_url",
     "render",
     "role_required",
     "wants_fragment",
 ]
+
+# The largest id or count a database column holds (signed BIGINT); bigger numbers are never valid input.
+MAX_INT = 2**63 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """The ``int`` URL converter, limited to ASCII digits and to what a BIGINT column holds (else 404)."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_INT,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def query_int(name: str, default: int, minimum: int = 1, maximum: int = 10**6) -> int:
+    """An integer query parameter between ``minimum`` and ``maximum``; anything else is a clear 400."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit()) or not minimum <= int(value) <= maximum:
+        abort(400, f"The {name} parameter must be a whole number from {minimum} to {maximum}.")
+    return int(value)
 
 
 @lru_cache(maxsize=256)
@@ -47,9 +87,28 @@ def is_htmx() -> bool:
 
 
 def wants_fragment() -> bool:
-    """A fragment only for an htmx request that is neither boosted nor a history restore."""
+    """The one place that decides page or fragment, for every response (errors included).
+
+    A fragment only for a targeted htmx request; a boosted navigation and a history restore get the
+    whole page, which htmx swaps into ``<body>``.
+    """
     return (is_htmx() and request.headers.get("HX-Boosted") != "true"
             and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def fragment_of(page_endpoint: str) -> Callable:
+    """Serve a fragment-only view to targeted htmx requests; anything else gets ``page_endpoint``'s whole page."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):
+            if not wants_fragment():
+                return current_app.view_functions[page_endpoint](*args, **kwargs)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def render(template: str, block: str | None = "content", status: int = 200, **context: Any) -> Response:
@@ -98,6 +157,9 @@ def role_required(*roles: Role) -> Callable:
         @login_required
         def wrapped(*args: Any, **kwargs: Any):
             if not current_user.has_role(*roles):
+                if Role.creator in roles and current_user.role is Role.viewer and not request.path.startswith("/api/"):
+                    # A viewer is one step away from the studio: show that step instead of a dead end.
+                    return redirect_url(url_for("studio.start"))
                 return error_page(403, "You do not have access to this page.")
             return view(*args, **kwargs)
 
@@ -141,7 +203,7 @@ def error_page(status: int, message: str) -> Response:
         response.mimetype = "application/problem+json"
         return response
     response = render("errors/error.html", status=status, code=status, title=title, message=message)
-    if is_htmx():
+    if wants_fragment():
         response.headers["HX-Retarget"] = "#main"
         response.headers["HX-Reswap"] = "innerHTML"
     return response
@@ -179,3 +241,76 @@ def register_error_handlers(app: Flask) -> None:
     def server_error(exc: Exception) -> Response:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_page(500, "The error has been logged. Please try again in a moment.")
+
+
+# Pages under these prefixes show one account's data even when the view forgot to say so.
+PRIVATE_PREFIXES = ("/studio", "/admin", "/moderation", "/settings")
+
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+                      "payment=(), usb=(), fullscreen=(self)")
+
+
+def storage_origin(app: Flask) -> str:
+    """The origin media URLs point at when storage is S3 (``''`` for local storage, which is 'self')."""
+    if "wm_storage_origin" not in app.extensions:
+        origin_ = ""
+        if app.config["WM_STORAGE_URL"].startswith("s3:"):
+            try:
+                url = app.extensions["wm_storage"].url("csp-probe")
+            except Exception:  # no AWS credentials yet: fall back to the configured endpoint
+                url = dict(parse_qsl(urlsplit(app.config["WM_STORAGE_URL"]).query)).get("endpoint", "")
+            parts = urlsplit(url or "")
+            origin_ = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        app.extensions["wm_storage_origin"] = origin_
+    return app.extensions["wm_storage_origin"]
+
+
+def content_security_policy(app: Flask) -> str:
+    """No inline script or style; media from this site (hls.js plays ``blob:`` sources) or the S3 endpoint."""
+    s3 = storage_origin(app)
+    extra = f" {s3}" if s3 else ""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' data:{extra}",
+        f"media-src 'self' blob:{extra}",
+        f"connect-src 'self'{extra}",
+        "worker-src 'self' blob:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def _shows_private_data() -> bool:
+    # Flask-Login's mark of a signed-in session (also set by a remember-me login); reading it loads no user.
+    return "_user_id" in session or request.path.startswith(PRIVATE_PREFIXES)
+
+
+def register_response_policy(app: Flask) -> None:
+    """Security headers on every response, and the htmx history rules, in the app so they hold without nginx."""
+    https = app.config["WM_PUBLIC_URL"].startswith("https://")
+
+    @app.after_request
+    def response_policy(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", content_security_policy(app))
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if https:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if "Cache-Control" not in headers and _shows_private_data():
+            headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            # wants_fragment() reads all three: a cache must not hand a fragment to a boosted navigation.
+            response.vary.update(("HX-Request", "HX-Boosted", "HX-History-Restore-Request"))
+        if request.method not in ("GET", "HEAD") and request.headers.get("HX-Boosted") == "true":
+            # htmx would put a boosted form's POST URL in the address bar, where a reload answers 405;
+            # a successful post redirects (and htmx shows the target URL), anything else keeps the form's URL.
+            headers.setdefault("HX-Push-Url", "false")
+        return response

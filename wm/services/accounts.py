@@ -454,3 +454,42 @@ def create_admin(handle: str, email: str, password: str) -> User:
     if user is None:
         raise Conflict("An account with that email already exists.", "email")
     return user
+
+
+# The content policy a viewer accepts to start a channel; its version is kept in the audit record.
+CONTENT_POLICY_VERSION = "2026-11"
+
+
+def start_channel(user: User, accepted_policy: bool, origin: Origin | None = None) -> User:
+    """A viewer accepts the content policy and becomes a creator; the change is audited."""
+    user = db.session.get(User, user.id)
+    if user is None:
+        raise NotFound("No such account.")
+    if user.has_role(Role.creator):
+        return user
+    if user.role is not Role.viewer:
+        raise DomainError(f"Your account has the {user.role.value} role; ask an admin to add a channel to it.")
+    if not accepted_policy:
+        raise DomainError("Accept the content policy to start your channel.", field="accept")
+    audit("channel.started", "user", user.id, actor=user,
+          payload={"role": [user.role.value, Role.creator.value], "policy": CONTENT_POLICY_VERSION}, origin=origin)
+    user.role = Role.creator
+    db.session.commit()
+    return user
+
+
+def revoke_channel(actor: User, user_id: int, origin: Origin | None = None) -> User:
+    """An admin takes a creator's channel away (the account is a viewer again); audited."""
+    if not actor.has_role(Role.admin):
+        raise Forbidden("Only admins revoke channels.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such account.")
+    if user.role is not Role.creator:
+        raise DomainError(f"@{user.handle} has no channel to revoke.")
+    audit("channel.revoked", "user", user.id, actor=actor,
+          payload={"role": [user.role.value, Role.viewer.value]}, origin=origin)
+    user.role = Role.viewer
+    _sign_out_everywhere(user)
+    db.session.commit()
+    return user

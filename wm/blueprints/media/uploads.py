@@ -37,7 +37,7 @@ def _int_header(name: str, required: bool = True) -> int | None:
     value = request.headers.get(name)
     if value is None and not required:
         return None
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):  # isdigit() alone accepts "²", which int() refuses
         raise DomainError(f"{name} must be a non-negative integer.")
     return int(value)
 

@@ -1,18 +1,60 @@
-"""Platform operations: health."""
+"""Platform operations: health, and the gate nginx asks before it takes an upload body."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, make_response, request
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from wm.extensions import limiter
+from wm.models.accounts import Role
 from wm.services.platform import health_report
 
 bp = Blueprint("platform", __name__)
 
 
+def _viewer_is_admin() -> bool:
+    try:
+        return bool(current_user.is_authenticated and current_user.has_role(Role.admin))
+    except Exception:  # loading the user needs the database, which may be what is down
+        return False
+
+
 @bp.get("/health")
 @limiter.exempt
 def health() -> Response:
-    """JSON health of the database and Redis; 503 when either is down."""
+    """Health of the database and Redis, 503 when either is down; the details only for admins."""
     report = health_report()
-    return jsonify(report), 200 if report["status"] == "ok" else 503
+    body = report if _viewer_is_admin() else {"status": report["status"]}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if report["status"] == "ok" else 503
+
+
+def _gate(status: int, detail: str = "") -> Response:
+    response = make_response("", status)
+    if detail:
+        # nginx writes this into its JSON answer as it is: keep it to plain text.
+        response.headers["X-Gate-Detail"] = detail.replace('"', "'").replace("\\", "/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/_edge/upload-gate")
+@limiter.exempt
+def upload_gate() -> Response:
+    """nginx's ``auth_request`` before it stores an upload body: 204 for a creator with a valid CSRF token."""
+    has_body = request.headers.get("X-Original-Content-Length", "0") not in ("", "0") or bool(
+        request.headers.get("X-Original-Transfer-Encoding"))
+    if request.headers.get("X-Original-Method") == "OPTIONS" and not has_body:
+        return _gate(204)  # tus discovery needs no account, as long as it brings nothing to store
+    if not current_user.is_authenticated:
+        return _gate(401, "Log in first.")
+    if not current_user.has_role(Role.creator):
+        return _gate(403, "Only creators upload videos.")
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as exc:
+        return _gate(403, f"Send the page's X-CSRFToken header ({exc}).")
+    return _gate(204)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash
+from flask import Blueprint, Response, current_app, flash, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from wm.blueprints.accounts import start_session
 from wm.forms import form_view, render_form, submit
 from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
 from wm.services import media as service
-from wm.web import origin, redirect_to, render, role_required
+from wm.services.accounts import start_channel
+from wm.web import fragment_of, login_required, origin, redirect_to, render, role_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -39,6 +41,7 @@ def index() -> Response:
 
 @bp.get("/videos")
 @role_required(Role.creator)
+@fragment_of("studio.index")
 def videos() -> Response:
     """The video list alone (refreshed after an upload finishes)."""
     return render("studio/index.html", block="videos", videos=service.list_own_videos(current_user))
@@ -72,3 +75,23 @@ def delete(public_id: str) -> Response:
     service.delete_video(current_user, public_id, origin=origin())
     flash("The video is deleted.", "info")
     return redirect_to("studio.index")
+
+
+class StartChannelForm(FlaskForm):
+    accept = BooleanField("I have read the content policy and my uploads will follow it")
+
+
+@bp.route("/start", methods=["GET", "POST"])
+@form_view
+@login_required
+def start() -> Response:
+    """Start your channel: accept the content policy and become a creator."""
+    if current_user.has_role(Role.creator):
+        return redirect_to("studio.index")
+    form = StartChannelForm()
+    result = submit(form, lambda: start_channel(current_user, form.accept.data, origin=origin()))
+    if result.ok and result.value is not None:
+        start_session(result.value, authenticated_at=session.get("_auth_at"))  # new privileges, new session id
+        flash("Your channel is open: upload your first video.", "success")
+        return redirect_to("studio.index")
+    return render_form("studio/start.html", form)

@@ -39,7 +39,7 @@ def signature(uri: str, expires: int, end: str = "") -> str:
 
 def verify(uri: str, md5: str, expires: str, end: str = "") -> bool | None:
     """True if the URL is signed and fresh, False if signed but expired, None if not signed."""
-    if not expires.isdigit() or signature(uri, int(expires), end) != md5:
+    if not (expires.isascii() and expires.isdigit()) or signature(uri, int(expires), end) != md5:
         return None
     return int(expires) >= time.time()
 

@@ -93,6 +93,8 @@
       });
     }
     var input = zone.querySelector("input[type=file]");
+    // The files go up through tus, never as a form submission (no inline handler: the CSP forbids them).
+    zone.querySelector("form").addEventListener("submit", function (event) { event.preventDefault(); });
     input.addEventListener("change", function () {
       add(input.files);
       input.value = "";
