@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash
+import os
+
+from flask import Blueprint, Response, abort, current_app, flash, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
@@ -12,7 +14,8 @@ from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
 from wm.services import DomainError
 from wm.services import media as service
-from wm.web import form_error_status, origin, redirect_to, render, role_required
+from wm.services.media import upload as upload_service
+from wm.web import form_error_status, origin, redirect_to, render, role_required, wants_fragment
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -31,7 +34,8 @@ class VideoForm(FlaskForm):
 def index() -> Response:
     """The studio: upload zone and the creator's videos."""
     return render("studio/index.html", videos=service.list_own_videos(current_user),
-                  chunk_bytes=current_app.config["WM_UPLOAD_CHUNK_BYTES"],
+                  max_chunk_bytes=upload_service.max_patch_bytes(),
+                  form_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
                   max_bytes=current_app.config["WM_MAX_UPLOAD_BYTES"],
                   used_bytes=service.used_bytes(current_user.id),
                   quota_bytes=current_app.config["WM_CREATOR_QUOTA_BYTES"])
@@ -68,6 +72,75 @@ def edit(public_id: str) -> Response:
             return redirect_to("studio.index")
     status = form_error_status() if form.is_submitted() else 200
     return render("studio/edit.html", block="form", status=status, form=form, video=video)
+
+
+@bp.route("/videos/<public_id>/details", methods=["GET", "POST"])
+@role_required(Role.creator)
+def details(public_id: str) -> Response:
+    """The details-and-publish step beside a new upload: saving does not wait for the encode."""
+    video = service.owned_video(current_user, public_id)
+    form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
+    if "publish" in request.form:
+        form.visibility.data = Visibility.published.value
+    notice = None
+    if form.validate_on_submit():
+        try:
+            service.update_details(current_user, public_id, form.title.data, form.description.data,
+                                   form.visibility.data, form.access_tier.data)
+        except DomainError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            notice = saved_message(video)
+            if not wants_fragment():
+                flash(notice, "success")
+                return redirect_to("studio.index")
+    status = form_error_status() if form.is_submitted() and notice is None else 200
+    return render("studio/details.html", block="details", status=status, form=form, video=video, notice=notice)
+
+
+def saved_message(video) -> str:
+    """What saving did, in words that match the video's visibility and state."""
+    if video.visibility is not Visibility.published:
+        return f"Saved. It stays {video.visibility.value} until you publish it."
+    if video.playable:
+        return "Published: it is in the feed now."
+    return "Published: it appears in the feed as soon as processing is done."
+
+
+@bp.post("/videos/<public_id>/publish")
+@role_required(Role.creator)
+def publish(public_id: str) -> Response:
+    """Publish a video (the owner's button on its watch page)."""
+    video = service.publish(current_user, public_id, origin=origin())
+    flash(saved_message(video), "success")
+    return redirect_to("media.watch", public_id=public_id)
+
+
+@bp.post("/upload")
+@role_required(Role.creator)
+def upload() -> Response:
+    """Upload one file with a plain form (the studio without JavaScript), then ask for its details."""
+    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+        limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024**2
+        abort(413, description=f"Without JavaScript a file can be up to {limit} MB; turn JavaScript on for "
+                               "larger files (they upload in resumable pieces).")
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        flash("Choose a file to upload first.", "error")
+        return redirect_to("studio.index")
+    file.stream.seek(0, os.SEEK_END)
+    length = file.stream.tell()
+    file.stream.seek(0)
+    video = upload_service.upload_stream(current_user, file.stream, file.filename, length, origin=origin())
+    flash("Uploaded; it is being processed. Give it a title and publish it here.", "success")
+    return redirect_to("studio.details", public_id=video.public_id)
+
+
+@bp.get("/videos/<public_id>/delete")
+@role_required(Role.creator)
+def delete_confirm(public_id: str) -> Response:
+    """Ask before deleting (the page behind the Delete link when JavaScript is off)."""
+    return render("studio/delete.html", video=service.owned_video(current_user, public_id))
 
 
 @bp.post("/videos/<public_id>/delete")
