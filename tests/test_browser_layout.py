@@ -30,7 +30,8 @@ def long_words(app, clip_dir):
         db.session.get(User, admin.id).display_name = LONG_NAME
         video = get_video(public_id)
         video.title, video.description = LONG_TITLE, "See " + "https://example.com/" + "x" * 300
-        video.state, video.visibility, video.published_prefix = VideoState.ready, Visibility.published, f"published/{public_id}/v1/"
+        video.state, video.visibility = VideoState.ready, Visibility.published
+        video.published_prefix = f"published/{public_id}/v1/"
         db.session.commit()
     return admin, public_id
 
