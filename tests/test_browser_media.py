@@ -14,7 +14,7 @@ from tests.fixtures.media import SAMPLE, make_clip, publish_clip, upload_file
 from tests.fixtures.users import make_user
 from tests.fixtures.workers import run_burst
 from wm.extensions import db
-from wm.models.media import Video, Visibility
+from wm.models.media import Upload, Video, Visibility
 from wm.services.media import get_video
 
 pytestmark = pytest.mark.browser
@@ -73,6 +73,11 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
         item.get_by_role("button", name="Resume").click()
         page.wait_for_function(f"() => document.querySelector('.upload-item progress').value >= {paused_at + 5}")
         item.get_by_role("button", name="Pause").click()
+        expect(item.locator(".message")).to_have_text("Paused.")
+        shown = int(item.locator("progress").get_attribute("value"))
+        with app.app_context():
+            kept = db.session.scalars(select(Upload)).one().offset
+        assert kept >= (shown - 5) / 100 * big.stat().st_size, "a pause loses at most the piece in flight"
 
         page.reload()
         page.set_input_files("#files", str(big))

@@ -67,7 +67,11 @@ def test_upload_pieces_follow_the_link_speed(app, live_server, page, tmp_path):
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
                                                   "uploadThroughput": MIB})
     page.set_input_files("#files", str(file))
+    row = page.locator("#video-list tr", has_text="on-the-train")
+    expect(row.get_by_text("Uploading (if it stopped, choose the same file again to resume it).")).to_be_visible()
+    expect(page.get_by_text("Waiting for the upload")).to_have_count(0)
     expect(page.locator(".upload-item .message")).to_have_text("Upload complete.", timeout=60_000)
+    expect(row.get_by_text("Encoding 0%")).to_be_visible()
     with app.app_context():
         upload = db.session.scalars(select(Upload)).one()
         parts = sorted((uploads_dir() / upload.id).iterdir(), key=lambda p: int(p.name))
