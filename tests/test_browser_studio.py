@@ -91,7 +91,7 @@ def test_without_javascript_upload_publish_and_delete_with_confirmation(app, liv
         page.goto(live_server + "/")
         browser_log_in(page, creator.handle, PASSWORD)
         page.get_by_role("link", name="Studio").click()
-        expect(page.get_by_text("Without JavaScript: one file at a time, up to 16 MB.")).to_be_visible()
+        expect(page.get_by_text("Without JavaScript: up to 16 MB at a time.")).to_be_visible()
         page.set_input_files("#files", str(clip))
         page.get_by_role("button", name="Upload").click()
         expect(page.get_by_text("Uploaded; it is being processed.")).to_be_visible()

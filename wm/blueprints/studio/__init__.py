@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, abort, current_app, flash, request
+from flask import Blueprint, Response, current_app, flash, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -15,7 +16,7 @@ from wm.models.media import AccessTier, Visibility
 from wm.services import DomainError
 from wm.services import media as service
 from wm.services.media import upload as upload_service
-from wm.web import form_error_status, origin, redirect_to, render, role_required, wants_fragment
+from wm.web import error_page, form_error_status, origin, redirect_to, render, role_required, wants_fragment
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -33,7 +34,12 @@ class VideoForm(FlaskForm):
 @role_required(Role.creator)
 def index() -> Response:
     """The studio: upload zone and the creator's videos."""
-    return render("studio/index.html", videos=service.list_own_videos(current_user),
+    return studio_page()
+
+
+def studio_page(status: int = 200) -> Response:
+    """The studio page for the signed-in creator."""
+    return render("studio/index.html", status=status, videos=service.list_own_videos(current_user),
                   max_chunk_bytes=upload_service.max_patch_bytes(),
                   form_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
                   max_bytes=current_app.config["WM_MAX_UPLOAD_BYTES"],
@@ -119,21 +125,33 @@ def publish(public_id: str) -> Response:
 @bp.post("/upload")
 @role_required(Role.creator)
 def upload() -> Response:
-    """Upload one file with a plain form (the studio without JavaScript), then ask for its details."""
-    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
-        limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024**2
-        abort(413, description=f"Without JavaScript a file can be up to {limit} MB; turn JavaScript on for "
-                               "larger files (they upload in resumable pieces).")
-    file = request.files.get("file")
-    if file is None or not file.filename:
+    """Upload files with a plain form (the studio without JavaScript), then ask for their details."""
+    files = [file for file in request.files.getlist("file") if file.filename]
+    if not files:
         flash("Choose a file to upload first.", "error")
+        return studio_page(status=400)
+    videos = []
+    for file in files:
+        file.stream.seek(0, os.SEEK_END)
+        length = file.stream.tell()
+        file.stream.seek(0)
+        videos.append(upload_service.upload_stream(current_user, file.stream, file.filename, length, origin=origin()))
+    if len(videos) > 1:
+        flash(f"Uploaded {len(videos)} files; they are being processed. Give each a title and publish it "
+              "with Edit.", "success")
         return redirect_to("studio.index")
-    file.stream.seek(0, os.SEEK_END)
-    length = file.stream.tell()
-    file.stream.seek(0)
-    video = upload_service.upload_stream(current_user, file.stream, file.filename, length, origin=origin())
     flash("Uploaded; it is being processed. Give it a title and publish it here.", "success")
-    return redirect_to("studio.details", public_id=video.public_id)
+    return redirect_to("studio.details", public_id=videos[0].public_id)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Response:
+    """A plain form upload past the request limit (refused before the view, while the CSRF check reads it)."""
+    if request.endpoint != "studio.upload":
+        return error_page(413, exc.description)
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024**2
+    return error_page(413, f"Without JavaScript files can be up to {limit} MB together; turn JavaScript on for "
+                           "larger files (they upload in resumable pieces).")
 
 
 @bp.get("/videos/<public_id>/delete")
