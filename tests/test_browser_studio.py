@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.fixtures.apps import PASSWORD
+from tests.fixtures.apps import PASSWORD, REDIS_URL
+from tests.fixtures.edge import edge_stack
 from tests.fixtures.live import browser_log_in
 from tests.fixtures.media import make_clip
 from tests.fixtures.users import make_user
@@ -62,10 +63,7 @@ def test_upload_pieces_follow_the_link_speed(app, live_server, page, tmp_path):
     page.goto(live_server + "/")
     browser_log_in(page, creator.handle, PASSWORD)
     page.goto(live_server + "/studio/")
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
-                                                  "uploadThroughput": MIB})
+    throttle_uploads(page, MIB)
     page.set_input_files("#files", str(file))
     row = page.locator("#video-list tr", has_text="on-the-train")
     expect(row.get_by_text("Uploading (if it stopped, choose the same file again to resume it).")).to_be_visible()
@@ -80,6 +78,45 @@ def test_upload_pieces_follow_the_link_speed(app, live_server, page, tmp_path):
     assert sizes[0] == MIB, sizes
     assert len(sizes) >= 4 and max(sizes) <= 4 * MIB, f"pieces of about 3 s each: {sizes}"
     assert max(sizes) >= 2 * MIB, f"pieces grow with the measured speed: {sizes}"
+
+
+def throttle_uploads(page, bytes_per_second: int) -> None:
+    """Make the browser's uplink this slow (Chromium's own network emulation, uploads included)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
+                                                  "uploadThroughput": bytes_per_second})
+
+
+@pytest.mark.edge
+def test_behind_nginx_a_pause_and_reload_lose_only_seconds(app, mysql_url, page, tmp_path):
+    """nginx drops a PATCH cut short, so what a pause or reload costs is the piece in flight: seconds of work."""
+    creator = make_user(app, role="creator", handle="nginx_user")
+    file = tmp_path / "field-recording.mp4"
+    file.write_bytes(os.urandom(12 * MIB))
+    with edge_stack(mysql_url, REDIS_URL, tmp_path) as stack:
+        page.goto(stack.edge + "/")
+        browser_log_in(page, creator.handle, PASSWORD)
+        page.goto(stack.edge + "/studio/")
+        throttle_uploads(page, MIB)
+        page.set_input_files("#files", str(file))
+        item = page.locator(".upload-item")
+        page.wait_for_function("() => document.querySelector('.upload-item progress').value >= 60", timeout=30_000)
+        item.get_by_role("button", name="Pause").click()
+        expect(item.locator(".message")).to_have_text("Paused.")
+        shown = int(item.locator("progress").get_attribute("value")) / 100 * 12 * MIB
+        with app.app_context():
+            kept = db.session.scalars(select(Upload)).one().offset
+        assert kept >= 3 * MIB and shown - kept <= 3.5 * MIB, f"kept {kept} of {shown} bytes sent"
+
+        page.reload()
+        page.set_input_files("#files", str(file))
+        expect(item.locator(".message")).to_have_text(f"Resuming an earlier upload of this file at "
+                                                      f"{kept * 100 // (12 * MIB)}%.")
+        expect(item.locator(".message")).to_have_text("Upload complete.", timeout=30_000)
+        with app.app_context():
+            upload = db.session.scalars(select(Upload)).one()
+            assert upload.offset == 12 * MIB and upload.completed_at is not None
 
 
 def test_without_javascript_upload_publish_and_delete_with_confirmation(app, live_server, browser, clip_dir):
