@@ -61,7 +61,7 @@
 
   Upload.prototype.progress = function (sent) {
     var value = this.file.size ? Math.floor(sent / this.file.size * 100) : 100;
-    this.item.querySelector("progress").value = value;
+    this.item.querySelector("progress.sent").value = value;
     this.item.querySelector(".percent").textContent = value + "%";
   };
 
@@ -201,7 +201,7 @@
   function addUpload(zone, file) {
     var item = document.createElement("li");
     item.className = "upload-item";
-    item.innerHTML = '<span class="name"></span> <progress max="100" value="0"></progress> ' +
+    item.innerHTML = '<span class="name"></span> <progress class="sent" max="100" value="0"></progress> ' +
       '<span class="percent">0%</span> <button type="button" class="pause">Pause</button> ' +
       '<span class="message" role="status"></span><div class="details"></div>';
     item.querySelector(".name").textContent = file.name;
