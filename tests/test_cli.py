@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from wm.extensions import db
 from wm.models.accounts import Role, User
-from wm.models.media import Video, VideoState
+from wm.models.media import AccessTier, Video, VideoState, Visibility
 
 
 def test_create_admin(app):
@@ -26,23 +26,34 @@ def test_create_admin(app):
     assert again.exit_code != 0 and "That handle is taken." in again.output
 
 
-def test_seed_demo_is_idempotent_and_the_demo_video_plays(app, burst_worker):
+def test_seed_demo_fills_a_lively_feed_once(app, burst_worker):
+    """Several named creators, videos of different lengths cut from the sample, all published, one pro;
+    a second run adds nothing."""
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
-    assert first.exit_code == 0 and first.output.count("password:") == 3
-    assert "Demo video uploaded" in first.output
+    assert first.exit_code == 0, first.output
+    assert first.output.count("password:") == 6 and "Demo videos uploaded: 8" in first.output
     second = runner.invoke(args=["seed-demo"])
-    assert second.exit_code == 0 and "password:" not in second.output and "Demo video" not in second.output
+    assert second.exit_code == 0 and "password:" not in second.output and "Demo videos" not in second.output
     with app.app_context():
-        roles = {u.handle: u.role for u in db.session.scalars(select(User))}
-    assert roles == {"demo_admin": Role.admin, "demo_creator": Role.creator, "demo_viewer": Role.viewer}
+        users = {u.handle: u for u in db.session.scalars(select(User))}
+        assert {"demo_admin", "demo_viewer"} <= set(users) and len(users) == 6
+        assert users["demo_admin"].role is Role.admin and users["demo_viewer"].role is Role.viewer
+        creators = {h for h, u in users.items() if u.role is Role.creator}
+        assert len(creators) == 4 and all(users[h].display_name for h in creators)
+        assert db.session.query(Video).count() == 8
     burst_worker("general")
     burst_worker("encode")
     with app.app_context():
-        video = db.session.scalars(select(Video)).one()
-        assert (video.state, video.visibility.value, video.title) == (VideoState.ready, "published",
-                                                                      "Big Buck Bunny (demo)")
-    assert "Big Buck Bunny (demo)" in app.test_client().get(f"/v/{video.public_id}").get_data(as_text=True)
+        videos = list(db.session.scalars(select(Video)))
+        assert {(v.state, v.visibility) for v in videos} == {(VideoState.ready, Visibility.published)}, [
+            (v.title, v.failure_reason) for v in videos]
+        assert {v.owner.handle for v in videos} == creators
+        assert [v.title for v in videos if v.access_tier is AccessTier.pro] == ["The long watch"]
+        lengths = sorted(round(v.duration) for v in videos)
+        assert lengths[0] <= 3 and lengths[-1] > 60 and len(set(lengths)) >= 4, lengths
+    feed = app.test_client().get("/").get_data(as_text=True)
+    assert all(v.title.replace("'", "&#39;") in feed for v in videos)
 
 
 def test_maintenance_lists_and_runs_tasks(app):

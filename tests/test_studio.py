@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 
@@ -128,3 +129,86 @@ def test_studio_is_for_creators(viewer_client, moderator_client):
     assert viewer_client.get("/studio/").headers["Location"] == "/studio/start"
     assert viewer_client.get("/studio/videos/abc/status").headers["Location"] == "/studio/start"
     assert moderator_client.get("/studio/").status_code == 403
+
+
+def test_plain_form_upload_queues_ingest_and_asks_for_details(app, creator_client, clip_dir):
+    clip = make_clip(clip_dir, "no_audio", 4)
+    data = {"file": (io.BytesIO(clip.read_bytes()), "holiday.mp4")}
+    response = post_form(creator_client, "/studio/upload", data, page="/studio/", content_type="multipart/form-data")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/details")
+    page = creator_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Uploaded; it is being processed." in page and 'value="holiday"' in page and "Publish" in page
+    with app.app_context():
+        video = db.session.query(Video).filter_by(source_name="holiday.mp4").one()
+        assert (video.state, video.source_bytes) == (VideoState.processing, clip.stat().st_size)
+        assert get_queue("high").count == 1
+
+
+def test_plain_form_upload_refuses_no_file_too_much_and_no_csrf(app, creator_client):
+    response = post_form(creator_client, "/studio/upload", {}, page="/studio/", content_type="multipart/form-data")
+    assert response.status_code == 400 and "Choose a file to upload first." in response.get_data(as_text=True)
+    big = {"file": (io.BytesIO(b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1)), "huge.mp4")}
+    response = post_form(creator_client, "/studio/upload", big, page="/studio/", content_type="multipart/form-data")
+    assert response.status_code == 413 and "Without JavaScript files can be up to 16 MB" in response.get_data(
+        as_text=True)
+    response = creator_client.post("/studio/upload", data={"file": (io.BytesIO(b"x"), "a.mp4")},
+                                   content_type="multipart/form-data")
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.query(Video).count() == 0
+
+
+def test_details_step_saves_and_publishes_as_a_fragment_for_htmx(app, creator_with_video):
+    client, public_id = creator_with_video
+    response = post_form(client, f"/studio/videos/{public_id}/details",
+                         {"title": "Draft title", "description": "", "visibility": "draft", "access_tier": "free"},
+                         page="/studio/", headers={"HX-Request": "true"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in text
+    assert "Saved. It stays draft until you publish it." in text
+    response = post_form(client, f"/studio/videos/{public_id}/details",
+                         {"title": "Final title", "description": "", "visibility": "draft", "access_tier": "pro",
+                          "publish": "1"}, page="/studio/", headers={"HX-Request": "true"})
+    assert "Published: it appears in the feed as soon as processing is done." in response.get_data(as_text=True)
+    with app.app_context():
+        video = get_video(public_id)
+        assert (video.title, video.visibility.value, video.access_tier.value) == ("Final title", "published", "pro")
+    response = post_form(client, f"/studio/videos/{public_id}/details",
+                         {"title": "", "visibility": "published", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 400 and "This field is required." in response.get_data(as_text=True)
+
+
+def test_owner_publishes_from_the_watch_page(app, creator_with_video):
+    client, public_id = creator_with_video
+    page = client.get(f"/v/{public_id}").get_data(as_text=True)
+    assert f'action="/studio/videos/{public_id}/publish"' in page and f"/studio/videos/{public_id}/edit" in page
+    assert 'hx-select="#watch-player"' in page, "a processing watch page refreshes itself"
+    response = post_form(client, f"/studio/videos/{public_id}/publish", {}, page="/studio/")
+    assert response.status_code == 303 and response.headers["Location"] == f"/v/{public_id}"
+    page = client.get(f"/v/{public_id}").get_data(as_text=True)
+    assert "Published: it appears in the feed as soon as processing is done." in page
+    assert f'action="/studio/videos/{public_id}/publish"' not in page
+
+
+def test_delete_asks_first_on_its_own_page(app, creator_with_video):
+    client, public_id = creator_with_video
+    page = client.get(f"/studio/videos/{public_id}/delete")
+    assert page.status_code == 200 and "Delete “no_audio-4”?" in page.get_data(as_text=True)
+    with app.app_context():
+        assert get_video(public_id).deleted_at is None
+
+
+def test_another_creator_cannot_publish_detail_or_see_the_delete_page(app, creator_with_video):
+    _, public_id = creator_with_video
+    other = make_user(app, role="creator")
+    intruder = app.test_client()
+    log_in(intruder, other.handle)
+    assert intruder.get(f"/studio/videos/{public_id}/details").status_code == 404
+    assert intruder.get(f"/studio/videos/{public_id}/delete").status_code == 404
+    assert post_form(intruder, f"/studio/videos/{public_id}/publish", {}, page="/studio/").status_code == 404
+    response = post_form(intruder, f"/studio/videos/{public_id}/details",
+                         {"title": "mine", "visibility": "published", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 404
+    with app.app_context():
+        assert get_video(public_id).visibility.value == "draft"
+    assert "Publish" not in intruder.get(f"/v/{public_id}").get_data(as_text=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import shutil
 import signal
 import sys
@@ -18,8 +17,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from wm.config import ROOT
 from wm.services import DomainError
-
-DEMO_VIDEO = ROOT / "wm" / "demo" / "bigbuckbunny.mp4"
 
 
 def register_cli(app: Flask) -> None:
@@ -174,32 +171,18 @@ def edge(ctx: click.Context, listen: str, upstream: str) -> None:
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
-    """Create the demo accounts (admin, creator, viewer) and the demo video; passwords are printed once."""
-    from wm.models.accounts import Role
-    from wm.services.accounts import get_by_handle, register
-    from wm.services.media import list_own_videos, update_details
-    from wm.services.media.upload import upload_whole_file
+    """Create the demo accounts and a small feed of demo videos (cut from the sample); passwords are printed once."""
+    from wm.services.demo import seed
 
-    created = []
-    for handle, role in (("demo_admin", Role.admin), ("demo_creator", Role.creator), ("demo_viewer", Role.viewer)):
-        try:
-            get_by_handle(handle)
-        except DomainError:
-            password = secrets.token_urlsafe(12)
-            register(handle, f"{handle}@example.com", password, role=role)
-            created.append((handle, role.value, password))
-    if not created:
+    accounts, videos = seed()
+    if not accounts:
         click.echo("Demo accounts exist already (their passwords were printed when they were made).")
     else:
         click.echo("Demo accounts (shown once; keep them):")
-        for handle, role, password in created:
+        for handle, role, password in accounts:
             click.echo(f"  {role:8} login: {handle:14} password: {password}")
-    creator = get_by_handle("demo_creator")
-    if not list_own_videos(creator):
-        video = upload_whole_file(creator, DEMO_VIDEO, title="Big Buck Bunny (demo)")
-        update_details(creator, video.public_id, video.title, "Big Buck Bunny, (c) Blender Foundation, CC BY 3.0.",
-                       "published", "free")
-        click.echo(f"Demo video uploaded: it plays at /v/{video.public_id} once the workers have encoded it.")
+    if videos:
+        click.echo(f"Demo videos uploaded: {len(videos)}; they appear in the feed once the workers have encoded them.")
 
 
 def main() -> None:

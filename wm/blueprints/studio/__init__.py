@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, session
+import os
+
+from flask import Blueprint, Response, current_app, flash, request, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -14,7 +17,17 @@ from wm.models.accounts import Role
 from wm.models.media import AccessTier, Visibility
 from wm.services import media as service
 from wm.services.accounts import start_channel
-from wm.web import fragment_of, login_required, origin, redirect_to, render, role_required
+from wm.services.media import upload as upload_service
+from wm.web import (
+    error_page,
+    fragment_of,
+    login_required,
+    origin,
+    redirect_to,
+    render,
+    role_required,
+    wants_fragment,
+)
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -32,8 +45,14 @@ class VideoForm(FlaskForm):
 @role_required(Role.creator)
 def index() -> Response:
     """The studio: upload zone and the creator's videos."""
-    return render("studio/index.html", videos=service.list_own_videos(current_user),
-                  chunk_bytes=current_app.config["WM_UPLOAD_CHUNK_BYTES"],
+    return studio_page()
+
+
+def studio_page(status: int = 200) -> Response:
+    """The studio page for the signed-in creator."""
+    return render("studio/index.html", status=status, videos=service.list_own_videos(current_user),
+                  max_chunk_bytes=upload_service.max_patch_bytes(),
+                  form_max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
                   max_bytes=current_app.config["WM_MAX_UPLOAD_BYTES"],
                   used_bytes=service.used_bytes(current_user.id),
                   quota_bytes=current_app.config["WM_CREATOR_QUOTA_BYTES"])
@@ -66,6 +85,82 @@ def edit(public_id: str) -> Response:
         flash("Saved.", "success")
         return redirect_to("studio.index")
     return render_form("studio/edit.html", form, video=video)
+
+
+@bp.route("/videos/<public_id>/details", methods=["GET", "POST"])
+@form_view
+@role_required(Role.creator)
+def details(public_id: str) -> Response:
+    """The details-and-publish step beside a new upload: saving does not wait for the encode."""
+    video = service.owned_video(current_user, public_id)
+    form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
+    if "publish" in request.form:
+        form.visibility.data = Visibility.published.value
+    if submit(form, lambda: service.update_details(current_user, public_id, form.title.data, form.description.data,
+                                                   form.visibility.data, form.access_tier.data)).ok:
+        notice = saved_message(video)
+        if not wants_fragment():
+            flash(notice, "success")
+            return redirect_to("studio.index")
+        return render("studio/details.html", block="details", form=form, video=video, notice=notice)
+    return render_form("studio/details.html", form, block="details", video=video, notice=None)
+
+
+def saved_message(video) -> str:
+    """What saving did, in words that match the video's visibility and state."""
+    if video.visibility is not Visibility.published:
+        return f"Saved. It stays {video.visibility.value} until you publish it."
+    if video.playable:
+        return "Published: it is in the feed now."
+    return "Published: it appears in the feed as soon as processing is done."
+
+
+@bp.post("/videos/<public_id>/publish")
+@role_required(Role.creator)
+def publish(public_id: str) -> Response:
+    """Publish a video (the owner's button on its watch page)."""
+    video = service.publish(current_user, public_id, origin=origin())
+    flash(saved_message(video), "success")
+    return redirect_to("media.watch", public_id=public_id)
+
+
+@bp.post("/upload")
+@role_required(Role.creator)
+def upload() -> Response:
+    """Upload files with a plain form (the studio without JavaScript), then ask for their details."""
+    files = [file for file in request.files.getlist("file") if file.filename]
+    if not files:
+        flash("Choose a file to upload first.", "error")
+        return studio_page(status=400)
+    videos = []
+    for file in files:
+        file.stream.seek(0, os.SEEK_END)
+        length = file.stream.tell()
+        file.stream.seek(0)
+        videos.append(upload_service.upload_stream(current_user, file.stream, file.filename, length, origin=origin()))
+    if len(videos) > 1:
+        flash(f"Uploaded {len(videos)} files; they are being processed. Give each a title and publish it "
+              "with Edit.", "success")
+        return redirect_to("studio.index")
+    flash("Uploaded; it is being processed. Give it a title and publish it here.", "success")
+    return redirect_to("studio.details", public_id=videos[0].public_id)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Response:
+    """A plain form upload past the request limit (refused before the view, while the CSRF check reads it)."""
+    if request.endpoint != "studio.upload":
+        return error_page(413, exc.description)
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024**2
+    return error_page(413, f"Without JavaScript files can be up to {limit} MB together; turn JavaScript on for "
+                           "larger files (they upload in resumable pieces).")
+
+
+@bp.get("/videos/<public_id>/delete")
+@role_required(Role.creator)
+def delete_confirm(public_id: str) -> Response:
+    """Ask before deleting (the page behind the Delete link when JavaScript is off)."""
+    return render("studio/delete.html", video=service.owned_video(current_user, public_id))
 
 
 @bp.post("/videos/<public_id>/delete")

@@ -124,3 +124,12 @@ def set_state(video_id: int, state: VideoState, reason: str | None = None, **fie
         setattr(video, name, value)
     db.session.commit()
 
+
+
+def publish(owner: User, public_id: str, origin: Origin | None = None) -> Video:
+    """Publish ``owner``'s video: it shows in the feed as soon as it is ready (at once if it is)."""
+    video = owned_video(owner, public_id)
+    video.visibility = Visibility.published
+    audit("content.published", "video", video.public_id, actor=owner, origin=origin)
+    db.session.commit()
+    return video

@@ -266,3 +266,12 @@ def expire_uploads() -> dict:
         db.session.delete(upload)
     db.session.commit()
     return {"expired": len(expired)}
+
+
+def upload_stream(owner: User, body: BinaryIO, filename: str, length: int, origin: Origin | None = None) -> Video:
+    """Upload a whole file from a stream in one request (the studio's form without JavaScript)."""
+    upload = create(owner, length, {"filename": filename or "video"}, origin=origin)
+    append(upload, 0, body, length, None)
+    if upload.offset != length:
+        raise DomainError("The file arrived incomplete; upload it again.")
+    return upload.video

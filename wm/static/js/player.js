@@ -32,7 +32,7 @@
       player.loadSource(hls);
       player.attachMedia(video);
       player.on(window.Hls.Events.ERROR, function (event, data) {
-        if (data.fatal && mp4) { player.destroy(); video.src = mp4; }
+        if (data.fatal && mp4) { player.destroy(); video.hls = null; video.src = mp4; }
       });
       video.hls = player;
     } else if (mp4) {
@@ -79,12 +79,18 @@
     return document.querySelector("[data-player] video");
   }
 
+  // Space belongs to whatever has focus when that is a control (a button, the account menu, the
+  // video's own controls): handling it here as well toggled twice, or toggled the video instead.
+  var OWN_SPACE = "a, button, summary, video, audio, select, [role=button], [contenteditable]";
+
   function setupKeys() {
     document.addEventListener("keydown", function (event) {
       var video = currentVideo();
-      if (!video) { return; }
-      var tag = (event.target.tagName || "").toLowerCase();
-      if (tag === "input" || tag === "textarea" || tag === "select" || event.ctrlKey || event.metaKey) { return; }
+      if (!video || event.defaultPrevented) { return; }
+      var target = event.target instanceof Element ? event.target : document.body;
+      var tag = target.tagName.toLowerCase();
+      if (tag === "input" || tag === "textarea" || tag === "select" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (event.key === " " && target.closest(OWN_SPACE)) { return; }
       var handled = true;
       switch (event.key) {
         case " ": case "k": video.paused ? video.play() : video.pause(); break;
@@ -111,19 +117,54 @@
     video.addEventListener("ended", function () { box.classList.add("preview-over"); });
   }
 
+  // The attached state lives in JS properties, never in attributes: htmx snapshots the DOM for
+  // Back/Forward, and a restored copy must look like a fresh, unattached player.
   function init() {
     var box = document.querySelector("[data-player]");
-    if (!box || box.dataset.ready) { return; }
-    box.dataset.ready = "1";
+    if (!box || box.wmPlayer) { return; }
     var video = box.querySelector("video");
+    box.wmPlayer = { video: video };
+    if ((video.getAttribute("src") || "").indexOf("blob:") === 0) { video.removeAttribute("src"); }
     var ready = video.canPlayType("application/vnd.apple.mpegurl") ? Promise.resolve()
       : window.wmLoadScript(box.dataset.hlsLib, "Hls").catch(function () { return null; });
-    ready.then(function () { attachSource(video, box); });
+    ready.then(function () {
+      if (box.wmPlayer && box.isConnected) {
+        attachSource(video, box);
+        if (autoplayNext) { autoplay(video); }
+      }
+      autoplayNext = false;
+    });
     setupStoryboard(video, box);
     setupPreview(video, box);
   }
 
+  // A player that became ready while its page was open starts by itself (muted if the browser insists).
+  var autoplayNext = false;
+
+  function autoplay(video) {
+    video.play().catch(function () { video.muted = true; return video.play(); }).catch(function () { /* blocked */ });
+  }
+
+  function teardown() {
+    var box = document.querySelector("[data-player]");
+    if (!box || !box.wmPlayer) { return; }
+    var video = box.wmPlayer.video;
+    if (video.hls) { video.hls.destroy(); video.hls = null; }
+    video.pause();
+    video.removeAttribute("src");
+    video.load();
+    box.classList.remove("preview-over");
+    box.wmPlayer = null;
+  }
+
   setupKeys();
   init();
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    autoplayNext = Boolean(target && target.hasAttribute("data-processing"));
+    if (target && target.contains(document.querySelector("[data-player]"))) { teardown(); }
+  });
+  document.addEventListener("htmx:beforeHistorySave", teardown);
+  document.addEventListener("htmx:historyRestore", init);
   document.addEventListener("htmx:afterSettle", init);
 })();
