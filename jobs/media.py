@@ -98,8 +98,11 @@ def encode(video_id: int) -> str:
         source = store.local_path(raw_key(video)) or store.fetch(raw_key(video), work / "source")
         info = probe(source)
         plan = encoder.build_plan(source, work / "out", info, current_app.config["WM_ENCODE_PRESET"],
-                                  current_app.config["WM_ENCODE_CRF"])
-        encoder.run(plan, _progress_reporter(video_id))
+                                  current_app.config["WM_ENCODE_CRF"], current_app.config["WM_MAX_SOURCE_SECONDS"])
+        try:
+            encoder.run(plan, _progress_reporter(video_id))
+        except encoder.EncodeCancelled:
+            return "deleted"
         if not info.has_video:
             encoder.audio_poster(plan)
         renditions = encoder.write_master(plan)
@@ -112,6 +115,9 @@ def encode(video_id: int) -> str:
         stored_bytes = sum(p.stat().st_size for p in files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if _is_deleted(video_id):  # deleted while we were encoding: publish nothing, its files are being removed
+        delete_prefix(store, f"processing/{public_id}/")
+        return "deleted"
     published = f"published/{public_id}/v{attempt}/"
     for key in list(store.keys(processing)):
         store.copy(key, published + key[len(processing):])
@@ -127,6 +133,12 @@ def encode(video_id: int) -> str:
     return published
 
 
+def _is_deleted(video_id: int) -> bool:
+    deleted_at = db.session.scalar(select(Video.deleted_at).where(Video.id == video_id))
+    db.session.commit()  # end the read, so the next check sees the newest row (MariaDB's repeatable read)
+    return deleted_at is not None
+
+
 def _progress_reporter(video_id: int):
     job, last = get_current_job(), [0.0]
 
@@ -134,6 +146,8 @@ def _progress_reporter(video_id: int):
         if time.monotonic() - last[0] < PROGRESS_EVERY_SECONDS and percent < 99:
             return
         last[0] = time.monotonic()
+        if _is_deleted(video_id):
+            raise encoder.EncodeCancelled("The video was deleted.")
         db.session.execute(update(Video).where(Video.id == video_id).values(encode_progress=percent))
         db.session.commit()
         if job is not None:

@@ -62,6 +62,7 @@ def video_row(app, public_id: str) -> Video:
         ("vfr", ["360p", "240p"], (640, 360)),
         ("odd", ["360p", "240p"], (636, 360)),
         ("tiny", ["64p"], (96, 64)),
+        ("scope", ["272p", "240p"], (640, 272)),  # between rungs: its own size on top, then 240p
     ],
 )
 def test_sources_of_every_shape_encode_to_an_aligned_ladder(app, burst_worker, clip_dir, storage_root, kind, rungs,
@@ -84,6 +85,7 @@ def test_sources_of_every_shape_encode_to_an_aligned_ladder(app, burst_worker, c
     assert (video.renditions[0]["width"], video.renditions[0]["height"]) == size
     stream = ffprobe(published / rungs[0] / "seg_00000.ts", "-show_streams", "-select_streams", "v:0")["streams"][0]
     assert (stream["codec_name"], stream["pix_fmt"]) == ("h264", "yuv420p")
+    assert (stream["width"], stream["height"]) == size
     source_duration = duration(source)
     assert abs(duration(published / "video.mp4") - source_duration) <= 0.1
     aligned = {rung: keyframe_times(published / rung / "index.m3u8") for rung in rungs}
