@@ -53,8 +53,8 @@ def rendition(public_id: str, name: str) -> Response:
 
 @bp.get("/v/<public_id>/storyboard.vtt")
 def storyboard(public_id: str) -> Response:
-    """The scrub-bar preview index."""
-    response = Response(playback.storyboard_vtt(viewable(public_id)), mimetype="text/vtt")
+    """The scrub-bar preview index (cut at the preview like the playlists)."""
+    response = Response(playback.storyboard_vtt(viewable(public_id), viewer()), mimetype="text/vtt")
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
 
