@@ -261,7 +261,7 @@ def test_uploads_are_for_their_creator_only(app, web_session):
         ({"Upload-Length": "-1"}, "Upload-Length must be a whole number written with the digits 0-9."),
         ({"Upload-Length": str(2**63)}, "Upload-Length must be between 0 and 9223372036854775807."),
         ({"Upload-Length": "9" * 40}, "Upload-Length must be between 0 and 9223372036854775807."),
-        ({"Upload-Length": "10", "Upload-Metadata": "filename ZsOp"}, "not base64"),
+        ({"Upload-Length": "10", "Upload-Metadata": "filename /w=="}, "not base64"),  # the byte 0xff: not UTF-8
         ({"Upload-Length": "10", "Upload-Metadata": "filename \u00e9t\u00e9"}, "not base64"),
         ({"Upload-Length": "10", "Upload-Metadata": "f\u00efle bmFtZQ=="}, "Upload-Metadata keys must be ASCII"),
         ({"Upload-Length": "10", "Upload-Metadata": "filename !!!"}, "not base64"),

@@ -8,7 +8,7 @@ from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 
 from tests.fixtures.users import make_user
-from tests.fixtures.workers import kill_worker, start_worker, worker_env
+from tests.fixtures.workers import kill_worker, make_scheduled_jobs_due, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
 from wm.queues import RETRY_INTERVALS, enqueue, enqueue_after_commit, worker_queues
 
@@ -83,7 +83,7 @@ def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, burst_wor
         job.refresh()
         assert job.get_status() == JobStatus.SCHEDULED and job.retries_left == 2
         redis_client.set("test:slow_marker:fast", 1)
-        time.sleep(RETRY_INTERVALS[0] + 1)  # the first backoff
+        assert make_scheduled_jobs_due("default") == 1  # the first backoff, over
         burst_worker(with_scheduler=True)
         assert job.get_status(refresh=True) == JobStatus.FINISHED
         assert marker_count("killed") == 1
