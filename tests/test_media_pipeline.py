@@ -148,7 +148,7 @@ def test_sources_over_the_limits_are_refused(app, burst_worker, clip_dir):
 def test_an_encode_killed_mid_way_is_picked_up_again_without_leftovers(app, mysql_url, burst_worker, clip_dir,
                                                                       storage_root):
     creator = make_user(app, role="creator")
-    public_id = upload_file(app, creator, make_clip(clip_dir, "landscape", 20))
+    public_id = upload_file(app, creator, make_clip(clip_dir, "no_audio", 20))
     burst_worker("general")
     worker = start_worker(worker_env(app, mysql_url, WM_ENCODE_PRESET="slow"), "encode")
     try:

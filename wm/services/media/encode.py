@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import os
+import select
 import signal
 import subprocess
 from collections.abc import Callable
@@ -30,6 +32,7 @@ STORYBOARD_TILE = (160, 90)
 STORYBOARD_GRID = (10, 10)
 MAX_FPS = 60
 PR_SET_PDEATHSIG = 1
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -236,31 +239,48 @@ def _command(plan: EncodePlan) -> list[str]:
 
 
 def run(plan: EncodePlan, on_progress: Callable[[int], None] | None = None) -> None:
-    """Run the plan's ffmpeg command, reporting whole percents from ``-progress``; raise on failure.
-
-    ``on_progress`` may raise ``EncodeCancelled`` to stop the encode: ffmpeg is killed and the exception passes on.
-    """
+    """Run the plan's ffmpeg command; raise on failure. ``on_progress`` hears the whole percent done at least once
+    every ``TICK_SECONDS``, and may raise ``EncodeCancelled`` to stop the encode: ffmpeg is killed and the
+    exception passes on."""
     for folder in [*(o.rung.name for o in plan.outputs), "audio", "storyboard"]:
         (plan.out / folder).mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=_die_with_parent)
-    last = -1
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
+    done_us, pending = 0, b""
     try:
-        for line in process.stdout:
-            key, _, value = line.strip().partition("=")
-            if key == "out_time_us" and value.isdigit() and on_progress:
-                percent = min(99, int(int(value) / 1e6 / plan.info.duration * 100))
-                if percent > last:
-                    last = percent
-                    on_progress(percent)
+        while True:
+            ready, _, _ = select.select([process.stdout], [], [], TICK_SECONDS)
+            if ready:
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    key, _, value = line.strip().partition(b"=")
+                    if key == b"out_time_us" and value.isdigit():
+                        done_us = max(done_us, int(value))
+            if on_progress:
+                on_progress(_percent_done(plan, done_us))
     except BaseException:  # the callback stopped the encode (its video was deleted), or the job is being killed
         process.kill()
         process.wait()
         raise
-    stderr = process.stderr.read() if process.stderr else ""
+    stderr = process.stderr.read().decode(errors="replace")
     if process.wait() != 0:
         raise EncodeError(stderr.strip().splitlines()[-1] if stderr.strip() else "ffmpeg failed")
+
+
+def _percent_done(plan: EncodePlan, done_us: int) -> int:
+    """How far the encode is, 0 to 99: ffmpeg's ``-progress`` time, or the 4 s segments already written.
+
+    ffmpeg reports no progress until every output has started, and the storyboard's first sheet only starts
+    at its 100th tile (often the end of the video), so the segments on disk are the steady signal.
+    """
+    folder = plan.out / (plan.outputs[-1].rung.name if plan.outputs else "audio")
+    written = max(0, len(list(folder.glob("seg_*.ts"))) - 1)  # the newest segment may still be growing
+    seconds = max(done_us / 1e6, written * SEGMENT_SECONDS)
+    return min(99, int(seconds / plan.info.duration * 100))
 
 
 def _die_with_parent() -> None:
