@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 
 from tests.fixtures.users import make_user
-from tests.fixtures.workers import kill_worker, make_scheduled_jobs_due, start_worker, worker_env
+from tests.fixtures.workers import kill_worker, make_scheduled_jobs_due, record_marker, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
-from wm.queues import RETRY_INTERVALS, enqueue, enqueue_after_commit, worker_queues
+from wm.queues import RETRY_INTERVALS, build_scheduler, enqueue, enqueue_after_commit, worker_queues
 
 MARKER = "tests.fixtures.workers.record_marker"
 
@@ -87,3 +91,21 @@ def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, burst_wor
         burst_worker(with_scheduler=True)
         assert job.get_status(refresh=True) == JobStatus.FINISHED
         assert marker_count("killed") == 1
+
+
+def test_the_scheduler_runs_the_schedule_it_is_handed(app):
+    from jobs.maintenance import SCHEDULE
+
+    scheduler = build_scheduler(app, SCHEDULE)
+    assert sorted(job.name for job in scheduler.get_jobs()) == sorted(SCHEDULE)
+    assert [job.name for job in build_scheduler(app, {"marker": (record_marker, "* * * * *")}).get_jobs()] == [
+        "marker"]
+
+
+def test_infrastructure_modules_import_no_job_code():
+    """wm.queues and wm.storage sit below the jobs: importing them (and the app) loads nothing from ``jobs``."""
+    code = ("import sys, wm.queues, wm.storage, wm; wm.create_app({'TESTING': True}); "
+            "print(sorted(m for m in sys.modules if m == 'jobs' or m.startswith('jobs.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "WM_VAR_DIR": tempfile.mkdtemp(prefix="wm-import-")})
+    assert result.stdout.strip() == "[]"
