@@ -151,6 +151,11 @@ def test_the_storyboard_of_a_pro_video_shows_others_nothing_past_the_preview(app
     assert client.get(f"/v/{public_id}/storyboard.vtt").get_data(as_text=True).count("#xywh=") == 6
 
 
+def test_an_audio_only_video_has_no_storyboard(app, client, clip_dir):
+    _, public_id = publish_clip(app, make_clip(clip_dir, "audio_only"))
+    assert client.get(f"/v/{public_id}/storyboard.vtt").status_code == 404
+
+
 @pytest.mark.edge
 def test_nginx_serves_signed_media_and_refuses_the_rest(app, mysql_url, tmp_path, published):
     _, public_id = published

@@ -96,6 +96,8 @@ def media_playlist(video: Video, name: str, viewer: User | None) -> str:
 
 def storyboard_vtt(video: Video, viewer: User | None) -> str:
     """The storyboard index with signed sprite-sheet URLs; for a preview viewer only the sheets wholly inside it."""
+    if video.audio_only:
+        raise NotFound("An audio-only video has no storyboard.")
     preview = None if can_watch_whole(video, viewer) else current_app.config["WM_PREVIEW_SECONDS"]
     cues = _storyboard_cues(_read(video, "storyboard/storyboard.vtt"))
     if preview is not None:
