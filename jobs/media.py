@@ -1,193 +1,40 @@
-"""Media jobs: ingest a finished upload, encode it, publish it, delete it. Each is safe to run twice."""
+"""Media jobs: thin RQ entry points over ``wm.services.media.pipeline``. They take ids, never ORM objects."""
 
 from __future__ import annotations
 
-import logging
-import shutil
-import time
-from pathlib import Path
+from rq import get_current_job
 
-from flask import current_app
-from rq import Callback, get_current_job
-from sqlalchemy import select, update
-
-from wm.extensions import db
-from wm.models.media import Upload, Video, VideoState
-from wm.queues import enqueue_after_commit
-from wm.services import DomainError
-from wm.services.media import encode as encoder
-from wm.services.media import set_state, uploads_dir
-from wm.services.media.probe import InvalidMedia, check_limits, probe
-from wm.services.media.upload import assemble, parts_dir
-from wm.storage import delete_prefix, storage
-
-log = logging.getLogger(__name__)
-
-PROGRESS_EVERY_SECONDS = 1.0
-
-
-def raw_key(video: Video) -> str:
-    return f"raw/{video.public_id}/source"
-
-
-def _live_video(video_id: int, state: VideoState) -> Video | None:
-    video = db.session.get(Video, video_id)
-    if video is None or video.deleted_at is not None or video.state is not state:
-        return None
-    return video
+from wm.services.media import pipeline
 
 
 def ingest(video_id: int) -> str:
-    """Check the finished upload with ffprobe; keep it under ``raw/`` and queue the encode, or refuse it."""
-    video = _live_video(video_id, VideoState.processing)
-    if video is None:
-        return "skipped"
-    upload = db.session.scalar(select(Upload).where(Upload.video_id == video_id))
-    store = storage()
-    if upload is None and store.exists(raw_key(video)):  # a previous run stored it, then died
-        _queue_encode(video)
-        db.session.commit()
-        return "requeued"
-    try:
-        if upload is None:
-            raise InvalidMedia("The uploaded file went missing; upload it again.")
-        local = assemble(upload)
-        info = probe(local)
-        check_limits(info, current_app.config["WM_MAX_SOURCE_PIXELS"], current_app.config["WM_MAX_SOURCE_SECONDS"])
-    except DomainError as exc:
-        if upload is not None:
-            (uploads_dir() / f"{upload.id}.source").unlink(missing_ok=True)
-            shutil.rmtree(parts_dir(upload), ignore_errors=True)
-            db.session.delete(upload)
-        set_state(video_id, VideoState.failed, exc.message, source_bytes=0)
-        return "refused"
-    store.put_file(raw_key(video), local)
-    video.duration, video.width, video.height = info.duration, info.width or None, info.height or None
-    video.audio_only = not info.has_video
-    video.is_long = info.duration >= current_app.config["WM_LONG_VIDEO_SECONDS"]
-    video.source_bytes = local.stat().st_size
-    _queue_encode(video)
-    db.session.delete(upload)
-    db.session.commit()
-    local.unlink(missing_ok=True)
-    return "queued"
-
-
-def _queue_encode(video: Video) -> None:
-    enqueue_after_commit("encode", "jobs.media.encode", video.id, on_failure=Callback("jobs.media.encode_failed"))
+    """Check a finished upload and queue its encode, or refuse it."""
+    return pipeline.ingest(video_id)
 
 
 def encode(video_id: int) -> str:
-    """Encode the ladder, poster, storyboard and MP4 in one ffmpeg pass, then publish atomically."""
-    video = _live_video(video_id, VideoState.processing)
-    if video is None:
-        return "skipped"
-    store = storage()
-    video.encode_attempt += 1
-    video.encode_progress = 0
-    db.session.commit()
-    attempt, public_id = video.encode_attempt, video.public_id
-    delete_prefix(store, f"processing/{public_id}/")  # whatever an earlier, killed run left behind
-    for key in list(store.keys(f"published/{public_id}/")):
-        if not (video.published_prefix and key.startswith(video.published_prefix)):
-            store.delete(key)  # a killed run's half-finished publish; players never pointed at it
-    work = Path(current_app.config["WM_VAR_DIR"]) / "work" / public_id
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        source = store.local_path(raw_key(video)) or store.fetch(raw_key(video), work / "source")
-        info = probe(source)
-        plan = encoder.build_plan(source, work / "out", info, current_app.config["WM_ENCODE_PRESET"],
-                                  current_app.config["WM_ENCODE_CRF"])
-        encoder.run(plan, _progress_reporter(video_id))
-        if not info.has_video:
-            encoder.audio_poster(plan)
-        renditions = encoder.write_master(plan)
-        encoder.write_mp4(plan)
-        encoder.write_storyboard_vtt(plan)
-        processing = f"processing/{public_id}/a{attempt}/"
-        files = [p for p in sorted(plan.out.rglob("*")) if p.is_file()]
-        for path in files:
-            store.put_file(processing + path.relative_to(plan.out).as_posix(), path)
-        stored_bytes = sum(p.stat().st_size for p in files)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    published = f"published/{public_id}/v{attempt}/"
-    for key in list(store.keys(processing)):
-        store.copy(key, published + key[len(processing):])
-    video = db.session.get(Video, video_id)
-    old_prefix = video.published_prefix
-    video.published_prefix, video.renditions, video.stored_bytes = published, renditions, stored_bytes
-    video.state, video.encode_progress, video.failure_reason, video.source_bytes = VideoState.ready, 100, None, 0
-    db.session.commit()  # the player switches to the new ladder here, all of it at once
-    delete_prefix(store, f"processing/{public_id}/")
-    delete_prefix(store, f"raw/{public_id}/")
-    if old_prefix and old_prefix != published:
-        delete_prefix(store, old_prefix)
-    return published
+    """Encode and publish a video, with its progress in the job's ``meta`` too."""
+    job = get_current_job()
 
+    def tell_rq(percent: int) -> None:
+        job.meta["progress"] = percent
+        job.save_meta()
 
-def _progress_reporter(video_id: int):
-    job, last = get_current_job(), [0.0]
-
-    def report(percent: int) -> None:
-        if time.monotonic() - last[0] < PROGRESS_EVERY_SECONDS and percent < 99:
-            return
-        last[0] = time.monotonic()
-        db.session.execute(update(Video).where(Video.id == video_id).values(encode_progress=percent))
-        db.session.commit()
-        if job is not None:
-            job.meta["progress"] = percent
-            job.save_meta()
-
-    return report
+    return pipeline.encode(video_id, tell_rq if job is not None else None)
 
 
 def encode_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback: once the last retry has failed, tell the creator why."""
     if job.retries_left:
         return
-    video_id = job.args[0]
-    reason = str(exc_value).strip()[:300] or exc_type.__name__
-    set_state(video_id, VideoState.failed, f"Encoding failed: {reason}")
+    pipeline.encode_failed(job.args[0], str(exc_value).strip()[:300] or exc_type.__name__)
 
 
 def hard_delete(video_id: int) -> dict:
-    """Remove every stored file of a deleted video (its row stays, soft-deleted)."""
-    video = db.session.get(Video, video_id)
-    if video is None or video.deleted_at is None:
-        return {"deleted": 0}
-    store = storage()
-    count = sum(delete_prefix(store, f"{stage}/{video.public_id}/") for stage in ("raw", "processing", "published"))
-    video.published_prefix, video.stored_bytes, video.source_bytes = None, 0, 0
-    db.session.commit()
-    return {"deleted": count}
+    """Remove every stored file of a deleted video."""
+    return pipeline.hard_delete(video_id)
 
 
 def sweep_orphans() -> dict:
-    """Delete stored files that no live video points to, and upload files with no upload row."""
-    store = storage()
-    videos = {v.public_id: v for v in db.session.scalars(select(Video))}
-    removed = 0
-    for stage in ("raw", "processing", "published"):
-        for key in list(store.keys(f"{stage}/")):
-            public_id = key.split("/")[1]
-            video = videos.get(public_id)
-            orphan = video is None or video.deleted_at is not None
-            if stage == "published" and video is not None and not orphan:
-                orphan = video.published_prefix is None or not key.startswith(video.published_prefix)
-            if stage == "raw" and video is not None and video.state is VideoState.ready:
-                orphan = True
-            if orphan and store.age(key) > 3600:  # a young file may belong to an encode running now
-                store.delete(key)
-                removed += 1
-    known = set(db.session.scalars(select(Upload.id)))
-    for path in uploads_dir().iterdir():
-        if path.name.split(".")[0] in known or path.name == ".incoming" or time.time() - path.stat().st_mtime < 3600:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        removed += 1
-    return {"removed": removed}
+    """Delete stored files and upload files that no live video points to."""
+    return pipeline.sweep_orphans()

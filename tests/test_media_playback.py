@@ -94,6 +94,21 @@ def test_expired_media_urls_are_refused(client, published, app):
     assert client.get(url).status_code == 410
 
 
+@pytest.mark.parametrize("expires", ["\u00b2", "\u0661\u0662", "1\u00b2", str(2**63), "9" * 400, "-5", ""])
+def test_hostile_expiries_are_refused_not_crashed_on(client, published, expires):
+    _, public_id = published
+    playlist = client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
+    url = segment_urls(playlist)[0]
+    response = client.get(url.split("expires=")[0] + "expires=" + expires)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("public_id", ["9" * 30, str(2**64), "\u00b2\u00b3", "-1"])
+def test_video_ids_that_are_huge_or_odd_numbers_are_not_found(client, public_id):
+    for path in ("", "/hls/master.m3u8", "/hls/720p/index.m3u8", "/storyboard.vtt"):
+        assert client.get(f"/v/{public_id}{path}").status_code == 404
+
+
 def test_range_requests_answer_206(client, published):
     _, public_id = published
     html = client.get(f"/v/{public_id}").get_data(as_text=True)
@@ -117,6 +132,28 @@ def test_pro_videos_play_a_server_enforced_preview_for_others(app, client, publi
     whole = pro_client.get(f"/v/{public_id}/hls/720p/index.m3u8").get_data(as_text=True)
     assert seconds_listed(whole) >= 11.9 and len(segment_urls(whole)) == 3
     assert "data-mp4" in pro_client.get(f"/v/{public_id}").get_data(as_text=True)
+
+
+def test_the_storyboard_of_a_pro_video_shows_others_nothing_past_the_preview(app, client, published):
+    _, public_id = published
+    set_video(app, public_id, access_tier=AccessTier.pro)
+    # 12 s at a tile per 2 s: all six tiles share sheet 1, which shows 4 s to 12 s too, so it is not signed
+    preview = client.get(f"/v/{public_id}/storyboard.vtt").get_data(as_text=True)
+    assert preview.startswith("WEBVTT") and "#xywh=" not in preview and "/m/" not in preview
+    member = make_user(app, role="viewer", tier="pro")
+    pro_client = app.test_client()
+    log_in(pro_client, member.handle)
+    whole = pro_client.get(f"/v/{public_id}/storyboard.vtt").get_data(as_text=True)
+    assert whole.count("#xywh=") == 6 and "00:00:10.000 --> 00:00:12.000" in whole
+    sheet = re.search(r"(/m/\S+sb_001\.jpg\S*)#xywh=", whole).group(1)
+    assert pro_client.get(sheet).status_code == 200
+    app.config["WM_PREVIEW_SECONDS"] = 60  # a preview longer than the video covers every tile
+    assert client.get(f"/v/{public_id}/storyboard.vtt").get_data(as_text=True).count("#xywh=") == 6
+
+
+def test_an_audio_only_video_has_no_storyboard(app, client, clip_dir):
+    _, public_id = publish_clip(app, make_clip(clip_dir, "audio_only"))
+    assert client.get(f"/v/{public_id}/storyboard.vtt").status_code == 404
 
 
 @pytest.mark.edge

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import func, select
 from tusclient.exceptions import TusCommunicationError
 
 from tests.fixtures.apps import REDIS_URL
@@ -18,8 +19,10 @@ from tests.fixtures.edge import edge_stack
 from tests.fixtures.media import WebSession, make_clip
 from tests.fixtures.users import make_user
 from wm.extensions import db, get_queue
+from wm.models.accounts import User
 from wm.models.base import utcnow
 from wm.models.media import Upload, Video, VideoState
+from wm.services.media import upload as upload_service
 
 
 def uploads_folder(app) -> Path:
@@ -168,6 +171,39 @@ def test_the_storage_quota_is_enforced(app, web_session):
     assert response.status_code == 413 and "storage quota" in response.json()["detail"]
 
 
+def test_concurrent_upload_creations_never_reserve_past_the_quota(any_app):
+    """Twelve creations at once (real threads, real database): only as many as fit in the quota are taken."""
+    app, gib = any_app, 1024**3
+    creator = make_user(app, role="creator")
+    app.config["WM_CREATOR_QUOTA_BYTES"] = 50 * gib
+    start, outcomes = threading.Barrier(12), []
+
+    def create_one() -> None:
+        with app.app_context():
+            owner = db.session.get(User, creator.id)
+            start.wait(10)
+            try:
+                upload_service.create(owner, 8 * gib, {"filename": "big.mp4"})
+                outcomes.append("created")
+            except upload_service.TooLarge:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=create_one) for _ in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        app.config["WM_CREATOR_QUOTA_BYTES"] = 50 * gib
+    with app.app_context():
+        reserved = db.session.scalar(select(func.sum(Video.source_bytes)).where(Video.owner_id == creator.id))
+    assert sorted(outcomes) == ["created"] * 6 + ["refused"] * 6
+    assert reserved == 48 * gib
+
+
 def test_a_checksum_mismatch_is_460_and_the_bytes_are_dropped(app, web_session):
     session = web_session("creator")
     url = create(session)
@@ -220,7 +256,14 @@ def test_uploads_are_for_their_creator_only(app, web_session):
     ("headers", "detail"),
     [
         ({"Tus-Resumable": "0.2.2", "Upload-Length": "10"}, "Send Tus-Resumable: 1.0.0."),
-        ({"Upload-Length": "ten"}, "Upload-Length must be a non-negative integer."),
+        ({"Upload-Length": "ten"}, "Upload-Length must be a whole number written with the digits 0-9."),
+        ({"Upload-Length": "\u00b2"}, "Upload-Length must be a whole number written with the digits 0-9."),
+        ({"Upload-Length": "-1"}, "Upload-Length must be a whole number written with the digits 0-9."),
+        ({"Upload-Length": str(2**63)}, "Upload-Length must be between 0 and 9223372036854775807."),
+        ({"Upload-Length": "9" * 40}, "Upload-Length must be between 0 and 9223372036854775807."),
+        ({"Upload-Length": "10", "Upload-Metadata": "filename /w=="}, "not base64"),  # the byte 0xff: not UTF-8
+        ({"Upload-Length": "10", "Upload-Metadata": "filename \u00e9t\u00e9"}, "not base64"),
+        ({"Upload-Length": "10", "Upload-Metadata": "f\u00efle bmFtZQ=="}, "Upload-Metadata keys must be ASCII"),
         ({"Upload-Length": "10", "Upload-Metadata": "filename !!!"}, "not base64"),
         ({"Upload-Defer-Length": "1"}, "Upload-Defer-Length is not supported"),
     ],
@@ -230,6 +273,33 @@ def test_malformed_creation_requests_get_a_clear_problem(web_session, headers, d
     response = session.http.post(f"{session.base}/api/v1/uploads/", headers={**session.headers, **headers})
     assert response.status_code == 400
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("offset", "detail"),
+    [
+        ("\u00b2", "Upload-Offset must be a whole number written with the digits 0-9."),
+        ("\u0663", "Upload-Offset must be a whole number written with the digits 0-9."),
+        (str(2**64), "Upload-Offset must be between 0 and 9223372036854775807."),
+    ],
+)
+def test_a_hostile_upload_offset_is_a_clear_400(web_session, offset, detail):
+    session = web_session("creator")
+    url = create(session)
+    raw = offset.encode("latin-1" if max(map(ord, offset)) < 256 else "utf-8")  # as a client would put it on the wire
+    response = session.http.patch(url, data=b"abc", headers={
+        **session.headers, "Upload-Offset": raw, "Content-Type": "application/offset+octet-stream"})
+    assert response.status_code == 400 and detail in response.json()["detail"]
+    assert session.http.head(url, headers=session.headers).headers["Upload-Offset"] == "0"
+
+
+def test_upload_ids_that_are_huge_numbers_are_not_found(web_session):
+    session = web_session("creator")
+    for upload_id in ("9" * 32, "9" * 40, "\u00b2" * 32):
+        url = f"{session.base}/api/v1/uploads/{upload_id}"
+        assert session.http.head(url, headers=session.headers).status_code == 404
+        assert session.http.patch(url, data=b"a", headers={**session.headers, "Upload-Offset": "0", "Content-Type":
+                                                           "application/offset+octet-stream"}).status_code == 404
 
 
 def test_a_patch_with_the_wrong_content_type_is_refused(web_session):

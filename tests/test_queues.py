@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 
 from tests.fixtures.users import make_user
-from tests.fixtures.workers import kill_worker, start_worker, worker_env
+from tests.fixtures.workers import kill_worker, make_scheduled_jobs_due, record_marker, start_worker, worker_env
 from wm.extensions import db, get_queue, redis_client
-from wm.queues import RETRY_INTERVALS, enqueue, enqueue_after_commit, worker_queues
+from wm.queues import RETRY_INTERVALS, build_scheduler, enqueue, enqueue_after_commit, worker_queues
 
 MARKER = "tests.fixtures.workers.record_marker"
 
@@ -83,7 +85,27 @@ def test_a_killed_worker_s_job_is_retried_and_finishes(app, mysql_url, burst_wor
         job.refresh()
         assert job.get_status() == JobStatus.SCHEDULED and job.retries_left == 2
         redis_client.set("test:slow_marker:fast", 1)
-        time.sleep(RETRY_INTERVALS[0] + 1)  # the first backoff
+        assert make_scheduled_jobs_due("default") == 1  # the first backoff, over
         burst_worker(with_scheduler=True)
         assert job.get_status(refresh=True) == JobStatus.FINISHED
         assert marker_count("killed") == 1
+
+
+def test_the_scheduler_runs_the_schedule_it_is_handed(app):
+    from jobs.maintenance import SCHEDULE
+
+    scheduler = build_scheduler(app, SCHEDULE)
+    assert sorted(job.name for job in scheduler.get_jobs()) == sorted(SCHEDULE)
+    assert [job.name for job in build_scheduler(app, {"marker": (record_marker, "* * * * *")}).get_jobs()] == [
+        "marker"]
+
+
+def test_infrastructure_modules_import_no_job_or_domain_code():
+    """wm.queues, wm.storage and wm.extensions sit below jobs and services: no import of either, not even inside a
+    function (which is how the scheduler used to reach jobs.maintenance)."""
+    root = Path(__file__).resolve().parents[1] / "wm"
+    for name in ("queues.py", "storage.py", "extensions.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not [m for m in imported if m.split(".")[0] == "jobs" or m.startswith("wm.services")], name

@@ -8,7 +8,7 @@ import boto3
 import pytest
 import requests
 
-from tests.fixtures.media import make_clip, publish_clip
+from tests.fixtures.media import make_clip, publish_through_workers
 from wm.storage import LocalStorage, S3Storage, delete_prefix, from_url
 
 
@@ -66,7 +66,7 @@ def test_unknown_storage_urls_are_refused():
 
 
 def test_the_whole_pipeline_on_s3(s3_app, s3_endpoint, s3_bucket, clip_dir):
-    _, public_id = publish_clip(s3_app, make_clip(clip_dir, "landscape"))
+    _, public_id = publish_through_workers(s3_app, make_clip(clip_dir, "landscape"))
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
         Bucket=s3_bucket)["Contents"]]
     assert f"media/published/{public_id}/v1/master.m3u8" in keys

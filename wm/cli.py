@@ -62,9 +62,10 @@ def worker(kind: str, burst: bool) -> None:
 @with_appcontext
 def scheduler() -> None:
     """Run the periodic maintenance scheduler (one per deployment)."""
+    from jobs.maintenance import SCHEDULE
     from wm.queues import build_scheduler
 
-    build_scheduler(current_app._get_current_object()).start()
+    build_scheduler(current_app._get_current_object(), SCHEDULE).start()
 
 
 @click.command()

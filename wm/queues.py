@@ -8,13 +8,15 @@ maintenance (``MAINTENANCE_INTERVAL``); the abandoned job is then retried like a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
 from rq import Retry, Worker
 from rq.cron import CronScheduler
 from rq.job import Job
+from rq.registry import clean_registries
+from rq.worker_registration import clean_worker_registry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,7 @@ JOB_TIMEOUTS = {ENCODE_QUEUE: 4 * 3600}
 DEFAULT_JOB_TIMEOUT = 600
 MAINTENANCE_INTERVAL = 30
 JOB_MONITORING_INTERVAL = 10
+CRITICAL_BACKLOG_ALERT = 500
 
 _PENDING = "wm_pending_jobs"
 
@@ -107,12 +110,11 @@ def run_worker(app: Flask, kind: str = "general", burst: bool = False, with_sche
     return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 
-def build_scheduler(app: Flask) -> CronScheduler:
-    """The periodic maintenance scheduler with every registered maintenance task."""
-    from jobs.maintenance import SCHEDULE
-
+def build_scheduler(app: Flask, schedule: Mapping[str, tuple[Callable[[], Any], str]]) -> CronScheduler:
+    """The periodic maintenance scheduler for ``schedule`` (name -> (task, cron expression)), which the jobs
+    side hands over (``jobs.maintenance.SCHEDULE``): this module imports no job."""
     scheduler = CronScheduler(connection=app.extensions["wm_redis"], logging_level="INFO")
-    for name, (func, cron) in SCHEDULE.items():
+    for name, (func, cron) in schedule.items():
         scheduler.register(
             func,
             "maintenance",
@@ -138,3 +140,25 @@ def current_queue_depths() -> dict[str, dict[str, int]]:
         }
     return depths
 
+
+
+def clean_abandoned_jobs() -> dict[str, int]:
+    """Retry or fail jobs whose worker died, and forget dead workers; per queue, how many jobs were handled."""
+    summary = {}
+    for name in (*QUEUE_NAMES, ENCODE_QUEUE):
+        queue = get_queue(name)
+        before = queue.started_job_registry.count
+        clean_registries(queue)
+        clean_worker_registry(queue)
+        summary[name] = before - queue.started_job_registry.count
+    log.info("clean-queues: abandoned jobs handled per queue: %s", summary)
+    return summary
+
+
+def report_queue_depths() -> dict[str, dict[str, int]]:
+    """Log queue depths; warn when the critical queue backs up."""
+    depths = current_queue_depths()
+    log.info("queue-report: %s", depths)
+    if depths["critical"]["queued"] > CRITICAL_BACKLOG_ALERT:
+        log.warning("queue-report: critical backlog of %d jobs", depths["critical"]["queued"])
+    return depths

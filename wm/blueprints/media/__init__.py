@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, request, send_file
 from flask_login import current_user
 
 from wm.services import media as service
-from wm.services.media import playback
+from wm.services.media import keys, playback
 from wm.storage import storage
 from wm.web import render
 
@@ -53,8 +53,8 @@ def rendition(public_id: str, name: str) -> Response:
 
 @bp.get("/v/<public_id>/storyboard.vtt")
 def storyboard(public_id: str) -> Response:
-    """The scrub-bar preview index."""
-    response = Response(playback.storyboard_vtt(viewable(public_id)), mimetype="text/vtt")
+    """The scrub-bar preview index (cut at the preview like the playlists)."""
+    response = Response(playback.storyboard_vtt(viewable(public_id), viewer()), mimetype="text/vtt")
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
 
@@ -62,7 +62,7 @@ def storyboard(public_id: str) -> Response:
 @bp.get("/m/<path:key>")
 def media_file(key: str) -> Response:
     """A signed media file, when nginx is not in front to serve it (make run without nginx, tests)."""
-    if not key.startswith("published/"):
+    if not keys.is_published(key):
         abort(404)
     valid = playback.verify(request.path, request.args.get("md5", ""), request.args.get("expires", ""))
     if valid is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from email.utils import format_datetime
 
 from flask import Blueprint, Response, current_app, make_response, request, url_for
@@ -12,11 +13,13 @@ from flask_login import current_user
 from wm.models.accounts import Role
 from wm.services import DomainError
 from wm.services.media import upload as service
+from wm.validation import parse_int
 from wm.web import error_page, origin, role_required
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
+METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads")
 
@@ -33,13 +36,8 @@ def domain_error(exc: DomainError) -> Response:
     return error_page(exc.status, exc.message)
 
 
-def _int_header(name: str, required: bool = True) -> int | None:
-    value = request.headers.get(name)
-    if value is None and not required:
-        return None
-    if value is None or not (value.isascii() and value.isdigit()):  # isdigit() alone accepts "²", which int() refuses
-        raise DomainError(f"{name} must be a non-negative integer.")
-    return int(value)
+def _int_header(name: str) -> int:
+    return parse_int(request.headers.get(name), name)
 
 
 def _metadata() -> dict[str, str]:
@@ -47,9 +45,12 @@ def _metadata() -> dict[str, str]:
     metadata = {}
     for pair in filter(None, (p.strip() for p in request.headers.get("Upload-Metadata", "").split(","))):
         key, _, value = pair.partition(" ")
+        # tus: keys are ASCII without spaces or commas; values base64 (which is ASCII too)
+        if not METADATA_KEY.fullmatch(key):
+            raise DomainError("Upload-Metadata keys must be ASCII letters, digits and -_. only.")
         try:
-            metadata[key] = base64.b64decode(value, validate=True).decode("utf-8") if value else ""
-        except (binascii.Error, UnicodeDecodeError):
+            metadata[key] = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8") if value else ""
+        except (binascii.Error, UnicodeError):
             raise DomainError(f"Upload-Metadata value for {key!r} is not base64 UTF-8.") from None
     return metadata
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import os
+import select
 import signal
 import subprocess
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from wm.services.media.probe import SourceInfo
+from wm.services.media.probe import SourceInfo, input_args, source_url
 
 GOP_SECONDS = 2
 SEGMENT_SECONDS = 4
@@ -30,6 +32,7 @@ STORYBOARD_TILE = (160, 90)
 STORYBOARD_GRID = (10, 10)
 MAX_FPS = 60
 PR_SET_PDEATHSIG = 1
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ LADDER = (
     Rung("360p", 360, 900),
     Rung("240p", 240, 450, -1),
 )
+
+
+# A source only a few pixels above a rung gets no rung of its own: it would cost a whole extra encode for a
+# picture the rung below shows nearly as well.
+OWN_RUNG_MARGIN = 1.1
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class EncodePlan:
     storyboard_interval: float
     poster_start: float
     copy_keyframes: list[float] | None = None  # set when the top rung is a stream copy of the source
+    max_seconds: float = 4 * 3600  # ffmpeg reads no more of the source than this, whatever its header says
     command: list[str] = field(default_factory=list)
 
     @property
@@ -87,18 +96,34 @@ def output_fps(info: SourceInfo) -> float:
 
 
 def plan_ladder(info: SourceInfo) -> list[Output]:
-    """The rungs at or below the source's size (never upscaled); a tiny source gets one rung of its own size."""
+    """The rungs at or below the source's size (never upscaled), topped by the source's own size when it lies
+    well between two rungs (as PeerTube keeps the original resolution); a tiny source gets one rung of its own."""
     if not info.has_video:
         return []
     landscape = info.width >= info.height
     short, long_side = info.short_side, max(info.width, info.height)
     rungs = [r for r in LADDER if r.short_side <= short] or [Rung(f"{_even(short)}p", _even(short), 300)]
+    own = own_size_rung(short)
+    if own is not None:
+        rungs.insert(0, own)
     outputs = []
     for rung in rungs:
         other = _even(long_side * rung.short_side / short)
         width, height = (other, rung.short_side) if landscape else (rung.short_side, other)
         outputs.append(Output(rung, _even(width), _even(height)))
     return outputs
+
+
+def own_size_rung(short_side: int) -> Rung | None:
+    """A rung at the source's own size (rounded down to even) when it lies between two ladder rungs and at least
+    ``OWN_RUNG_MARGIN`` above the lower one; its bit rate cap is interpolated between theirs."""
+    below = next((r for r in LADDER if r.short_side <= short_side), None)
+    above = next((r for r in reversed(LADDER) if r.short_side > short_side), None)
+    if below is None or above is None or short_side < below.short_side * OWN_RUNG_MARGIN:
+        return None
+    size = short_side // 2 * 2
+    share = (size - below.short_side) / (above.short_side - below.short_side)
+    return Rung(f"{size}p", size, round(below.max_kbps + share * (above.max_kbps - below.max_kbps)))
 
 
 def storyboard_interval(duration: float) -> float:
@@ -109,10 +134,10 @@ def storyboard_interval(duration: float) -> float:
 COPYABLE_PROFILES = {"High", "Main", "Constrained Baseline", "Baseline"}
 
 
-def source_keyframes(source: Path) -> list[float]:
+def source_keyframes(source: Path, demuxer: str) -> list[float]:
     """Presentation times of the source's video keyframes (demuxed only, not decoded)."""
-    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                             "packet=pts_time,flags", "-of", "csv=p=0", str(source)],
+    result = subprocess.run(["ffprobe", "-v", "error", *input_args(demuxer), "-select_streams", "v:0",
+                             "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", source_url(source)],
                             capture_output=True, text=True, timeout=1800)
     times = [float(t) for t, _, flags in (line.partition(",") for line in result.stdout.splitlines())
              if "K" in flags and t not in ("", "N/A")]
@@ -133,20 +158,21 @@ def copy_keyframes(source: Path, info: SourceInfo, top: Output | None) -> list[f
         return None
     if not info.video_bit_rate or info.video_bit_rate > top.rung.max_kbps * 1000:
         return None
-    times = source_keyframes(source)
+    times = source_keyframes(source, info.demuxer)
     if not times or times[0] > 0.1:
         return None
     gaps = [b - a for a, b in pairwise([*times, info.duration])]
     return times if max(gaps) <= MAX_COPY_SEGMENT_SECONDS + 0.01 else None
 
 
-def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int) -> EncodePlan:
+def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int,
+               max_seconds: float = 4 * 3600) -> EncodePlan:
     """Work out the whole ffmpeg command for ``source`` into the folder ``out``."""
     fps = output_fps(info)
     poster_start = min(info.duration * 0.1, 10.0)
     outputs = plan_ladder(info)
     plan = EncodePlan(source, out, info, outputs, fps, preset, crf, storyboard_interval(info.duration),
-                      poster_start, copy_keyframes(source, info, outputs[0] if outputs else None))
+                      poster_start, copy_keyframes(source, info, outputs[0] if outputs else None), max_seconds)
     plan.command = _command(plan)
     return plan
 
@@ -157,7 +183,7 @@ def _command(plan: EncodePlan) -> list[str]:
     if plan.copies_top_rung:  # only the forced keyframes, where the copied rung has its own
         gop = math.ceil(plan.fps * MAX_COPY_SEGMENT_SECONDS) + 1
     command = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-               "-i", str(plan.source)]
+               *input_args(info.demuxer), "-t", f"{plan.max_seconds:g}", "-i", source_url(plan.source)]
     graph, maps, streams = [], [], []
     if plan.outputs:
         count = len(plan.outputs) + 2
@@ -213,23 +239,48 @@ def _command(plan: EncodePlan) -> list[str]:
 
 
 def run(plan: EncodePlan, on_progress: Callable[[int], None] | None = None) -> None:
-    """Run the plan's ffmpeg command, reporting whole percents from ``-progress``; raise on failure."""
+    """Run the plan's ffmpeg command; raise on failure. ``on_progress`` hears the whole percent done at least once
+    every ``TICK_SECONDS``, and may raise ``EncodeCancelled`` to stop the encode: ffmpeg is killed and the
+    exception passes on."""
     for folder in [*(o.rung.name for o in plan.outputs), "audio", "storyboard"]:
         (plan.out / folder).mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=_die_with_parent)
-    last = -1
-    assert process.stdout is not None
-    for line in process.stdout:
-        key, _, value = line.strip().partition("=")
-        if key == "out_time_us" and value.isdigit() and on_progress:
-            percent = min(99, int(int(value) / 1e6 / plan.info.duration * 100))
-            if percent > last:
-                last = percent
-                on_progress(percent)
-    stderr = process.stderr.read() if process.stderr else ""
+    assert process.stdout is not None and process.stderr is not None
+    done_us, pending = 0, b""
+    try:
+        while True:
+            ready, _, _ = select.select([process.stdout], [], [], TICK_SECONDS)
+            if ready:
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    key, _, value = line.strip().partition(b"=")
+                    if key == b"out_time_us" and value.isdigit():
+                        done_us = max(done_us, int(value))
+            if on_progress:
+                on_progress(_percent_done(plan, done_us))
+    except BaseException:  # the callback stopped the encode (its video was deleted), or the job is being killed
+        process.kill()
+        process.wait()
+        raise
+    stderr = process.stderr.read().decode(errors="replace")
     if process.wait() != 0:
         raise EncodeError(stderr.strip().splitlines()[-1] if stderr.strip() else "ffmpeg failed")
+
+
+def _percent_done(plan: EncodePlan, done_us: int) -> int:
+    """How far the encode is, 0 to 99: ffmpeg's ``-progress`` time, or the 4 s segments already written.
+
+    ffmpeg reports no progress until every output has started, and the storyboard's first sheet only starts
+    at its 100th tile (often the end of the video), so the segments on disk are the steady signal.
+    """
+    folder = plan.out / (plan.outputs[-1].rung.name if plan.outputs else "audio")
+    written = max(0, len(list(folder.glob("seg_*.ts"))) - 1)  # the newest segment may still be growing
+    seconds = max(done_us / 1e6, written * SEGMENT_SECONDS)
+    return min(99, int(seconds / plan.info.duration * 100))
 
 
 def _die_with_parent() -> None:
@@ -240,6 +291,10 @@ def _die_with_parent() -> None:
 
 class EncodeError(RuntimeError):
     """ffmpeg failed; the message is its last line of output."""
+
+
+class EncodeCancelled(Exception):
+    """Raised by a progress callback to stop a running encode (ffmpeg is killed)."""
 
 
 def _segments(playlist: Path) -> list[tuple[float, Path]]:
@@ -343,10 +398,11 @@ def _vtt_time(seconds: float) -> str:
 def audio_poster(plan: EncodePlan) -> Path:
     """Poster for an audio-only source: its cover art if it has one, else a drawing of its waveform."""
     target = plan.out / "poster.jpg"
+    source = [*input_args(plan.info.demuxer), "-t", f"{plan.max_seconds:g}", "-i", source_url(plan.source)]
     if plan.info.attached_picture:
-        command = ["-i", str(plan.source), "-map", "0:v:0", "-frames:v", "1", "-vf", "scale=-2:'min(720,ih)'"]
+        command = [*source, "-map", "0:v:0", "-frames:v", "1", "-vf", "scale=-2:'min(720,ih)'"]
     else:
-        command = ["-i", str(plan.source), "-filter_complex", "[0:a:0]showwavespic=s=1280x720:colors=#a995ff",
+        command = [*source, "-filter_complex", "[0:a:0]showwavespic=s=1280x720:colors=#a995ff",
                    "-frames:v", "1"]
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", *command, str(target)],
                    check=True, capture_output=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import math
 import time
 
@@ -21,6 +22,7 @@ from wm.models.media import Video
 from wm.services import NotFound
 from wm.services.media import can_watch_whole
 from wm.storage import LocalStorage, storage
+from wm.validation import int_or_none
 
 URL_LIFETIME = 6 * 3600
 EXPIRY_STEP = 600  # round expiries up, so a playlist fetched twice in a few minutes is byte-identical
@@ -39,9 +41,10 @@ def signature(uri: str, expires: int, end: str = "") -> str:
 
 def verify(uri: str, md5: str, expires: str, end: str = "") -> bool | None:
     """True if the URL is signed and fresh, False if signed but expired, None if not signed."""
-    if not (expires.isascii() and expires.isdigit()) or signature(uri, int(expires), end) != md5:
+    seconds = int_or_none(expires)
+    if seconds is None or not hmac.compare_digest(signature(uri, seconds, end), md5):
         return None
-    return int(expires) >= time.time()
+    return seconds >= time.time()
 
 
 def media_url(key: str, lifetime: int = URL_LIFETIME) -> str:
@@ -91,15 +94,34 @@ def media_playlist(video: Video, name: str, viewer: User | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def storyboard_vtt(video: Video) -> str:
-    """The storyboard index with signed sprite-sheet URLs."""
-    lines = []
-    for line in _read(video, "storyboard/storyboard.vtt").splitlines():
-        if "#xywh=" in line:
+def storyboard_vtt(video: Video, viewer: User | None) -> str:
+    """The storyboard index with signed sprite-sheet URLs; for a preview viewer only the sheets wholly inside it."""
+    if video.audio_only:
+        raise NotFound("An audio-only video has no storyboard.")
+    preview = None if can_watch_whole(video, viewer) else current_app.config["WM_PREVIEW_SECONDS"]
+    cues = _storyboard_cues(_read(video, "storyboard/storyboard.vtt"))
+    if preview is not None:
+        # A sheet is one picture of up to 100 tiles: signing it shows every tile, so it is shown only when
+        # none of its tiles lies past the preview.
+        past = {sheet for start, _, sheet, _ in cues if start >= preview}
+        cues = [cue for cue in cues if cue[2] not in past]
+    lines = ["WEBVTT", ""]
+    for _, timing, sheet, fragment in cues:
+        lines += [timing, media_url(f"{video.published_prefix}storyboard/{sheet}") + "#" + fragment, ""]
+    return "\n".join(lines)
+
+
+def _storyboard_cues(vtt: str) -> list[tuple[float, str, str, str]]:
+    """(start seconds, timing line, sheet file name, ``xywh`` fragment) of each cue of a storyboard index."""
+    cues, timing = [], ""
+    for line in vtt.splitlines():
+        if "-->" in line:
+            timing = line
+        elif "#xywh=" in line and timing:
             sheet, _, fragment = line.partition("#")
-            line = media_url(f"{video.published_prefix}storyboard/{sheet}") + "#" + fragment
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+            hours, minutes, seconds = timing.split("-->")[0].strip().split(":")
+            cues.append((int(hours) * 3600 + int(minutes) * 60 + float(seconds), timing, sheet, fragment))
+    return cues
 
 
 def poster_url(video: Video) -> str | None:

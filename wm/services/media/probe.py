@@ -10,6 +10,26 @@ from pathlib import Path
 
 from wm.services import DomainError
 
+# The demuxers of real containers, the only ones ffprobe and ffmpeg may pick for an upload. Left out on
+# purpose: playlists and manifests (hls, dash), concat lists, image sequences, subtitle and text formats,
+# tty, lavfi and the like, because they open other files named inside the upload (another video's
+# segments, say) or make a "video" out of text.
+DEMUXERS = ("mov", "matroska", "mpegts", "avi", "flv", "ogg", "wav", "mp3", "flac", "aac", "asf", "mpeg", "aiff")
+# A file may hold this much more media than its header declares (estimates from VBR bit rates are
+# rough) before we call the header a lie: the declared length decides limits and the worker's time.
+DURATION_SLACK_FACTOR = 1.5
+DURATION_SLACK_SECONDS = 2.0
+# What the first bytes of text uploads that ffmpeg would read as a list of other files look like.
+REFERENCE_FILES = (
+    (b"#EXTM3U", "This is a playlist (M3U/HLS), not a video: it only names other files. Upload the video file "
+                 "itself."),
+    (b"ffconcat", "This is an ffmpeg concat list, not a video: it only names other files. Upload the video file "
+                  "itself."),
+    (b"file ", "This is a list of file names, not a video. Upload the video file itself."),
+    (b"<?xml", "This is an XML document (a manifest or playlist), not a video. Upload the video file itself."),
+    (b"<MPD", "This is a DASH manifest, not a video: it only names other files. Upload the video file itself."),
+)
+
 
 class InvalidMedia(DomainError):
     """The upload is not media we accept; ``message`` is the plain reason the creator sees."""
@@ -33,10 +53,21 @@ class SourceInfo:
     audio_bit_rate: int = 0
     rotation: int = 0
     attached_picture: bool = False
+    demuxer: str = "mov"  # the container ffprobe found, from DEMUXERS: every later ffmpeg run is held to it
 
     @property
     def short_side(self) -> int:
         return min(self.width, self.height)
+
+
+def source_url(path: Path) -> str:
+    """``path`` as an ffmpeg input URL that can only mean a local file (never ``http:``, ``concat:``...)."""
+    return f"file:{path.resolve()}"
+
+
+def input_args(demuxer: str) -> list[str]:
+    """Input options that open a source only as ``demuxer`` and only from the local file named (no other URLs)."""
+    return ["-f", demuxer, "-format_whitelist", demuxer, "-protocol_whitelist", "file"]
 
 
 def _ffprobe(args: list[str], timeout: int = 120) -> tuple[int, str, str]:
@@ -64,12 +95,17 @@ def probe(path: Path) -> SourceInfo:
     """What ffprobe sees in ``path``; ``InvalidMedia`` if it is not readable media."""
     if not path.exists() or path.stat().st_size == 0:
         raise InvalidMedia("The file is empty.")
-    code, out, err = _ffprobe(["-print_format", "json", "-show_format", "-show_streams", str(path)])
+    _refuse_reference_files(path)
+    code, out, err = _ffprobe(["-format_whitelist", ",".join(DEMUXERS), "-protocol_whitelist", "file",
+                               "-print_format", "json", "-show_format", "-show_streams", source_url(path)])
     if code != 0:
         if "moov atom not found" in err:
             raise InvalidMedia("The file is incomplete: it ends before its index (moov atom). Upload it again.")
         raise InvalidMedia("This is not a video or audio file we can read.")
     data = json.loads(out or "{}")
+    demuxer = str(data.get("format", {}).get("format_name", "")).split(",")[0]
+    if demuxer not in DEMUXERS:  # the whitelist already saw to it; this keeps a wrong name out of later commands
+        raise InvalidMedia("This is not a video or audio file we can read.")
     streams = data.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not s.get("disposition", {}).get("attached_pic")), None)
@@ -81,7 +117,7 @@ def probe(path: Path) -> SourceInfo:
     duration = float(data.get("format", {}).get("duration") or (video or audio or {}).get("duration") or 0)
     if duration <= 0:
         raise InvalidMedia("The file has no playable duration.")
-    info = SourceInfo(duration=duration, has_video=video is not None, has_audio=audio is not None,
+    info = SourceInfo(duration=duration, has_video=video is not None, has_audio=audio is not None, demuxer=demuxer,
                       audio_codec=(audio or {}).get("codec_name", ""),
                       audio_bit_rate=int((audio or {}).get("bit_rate") or 0), attached_picture=cover is not None)
     if video is not None:
@@ -95,22 +131,50 @@ def probe(path: Path) -> SourceInfo:
                              "video_codec": video.get("codec_name", ""), "pix_fmt": video.get("pix_fmt", ""),
                              "profile": video.get("profile", ""), "video_bit_rate": int(video.get("bit_rate") or 0),
                              "rotation": rotation})
-    _check_not_truncated(path)
+    _check_packets(path, demuxer, duration)
     return info
 
 
-def _check_not_truncated(path: Path) -> None:
-    """Refuse files whose index points past their end (a faststart MP4 cut short, say).
+def _refuse_reference_files(path: Path) -> None:
+    """Refuse text files that only name other files, with a reason that says what they are."""
+    with path.open("rb") as file:
+        head = file.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()
+    for signature, reason in REFERENCE_FILES:
+        if head.startswith(signature):
+            raise InvalidMedia(reason)
+
+
+def _check_packets(path: Path, demuxer: str, declared: float) -> None:
+    """Refuse files whose index points past their end (a faststart MP4 cut short, say), or that hold far more
+    media than their header declares (a "5 s" Matroska file with 2 hours inside).
 
     This demuxes every packet without decoding: disk speed, a few seconds for gigabytes.
     """
-    _, out, err = _ffprobe(["-show_entries", "packet=pos,size", "-of", "csv=p=0", str(path)], timeout=1800)
-    size = path.stat().st_size
-    ends = (int(pos) + int(length) for pos, length in
-            (line.split(",")[:2] for line in out.splitlines() if line.count(",") >= 1)
-            if pos.isdigit() and length.isdigit())
-    if "partial file" in err or max(ends, default=0) > size:
+    fields = "packet=stream_index,pts_time,duration_time,size,pos"
+    _, out, err = _ffprobe([*input_args(demuxer), "-show_entries", fields, "-of", "compact=p=0", source_url(path)],
+                           timeout=1800)
+    size, end, spans = path.stat().st_size, 0, {}
+    for line in out.splitlines():
+        packet = dict(field.partition("=")[::2] for field in line.split("|"))
+        if packet.get("pos", "").isdigit() and packet.get("size", "").isdigit():
+            end = max(end, int(packet["pos"]) + int(packet["size"]))
+        start, length = _seconds(packet.get("pts_time")), _seconds(packet.get("duration_time")) or 0.0
+        if start is not None:
+            first, last = spans.get(packet.get("stream_index"), (start, start))
+            spans[packet.get("stream_index")] = (min(first, start), max(last, start + length))
+    if "partial file" in err or end > size:
         raise InvalidMedia("The file is incomplete: its data stops before its end. Upload it again.")
+    held = max((last - first for first, last in spans.values()), default=0.0)
+    if held > declared * DURATION_SLACK_FACTOR + DURATION_SLACK_SECONDS:
+        raise InvalidMedia(f"The file says it is {declared:.0f} seconds long but holds {held:.0f} seconds of media. "
+                           "Export it again.")
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "N/A") else None
+    except ValueError:
+        return None
 
 
 def check_limits(info: SourceInfo, max_pixels: str, max_seconds: float) -> None:

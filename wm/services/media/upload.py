@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from werkzeug.exceptions import ClientDisconnected
 
 from wm.extensions import db, redis_client
@@ -90,6 +90,7 @@ def create(owner: User, length: int, metadata: dict[str, str], origin: Origin | 
     if length > limit:
         raise TooLarge(f"The file is {length} bytes; the largest upload is {limit} bytes.")
     quota = current_app.config["WM_CREATOR_QUOTA_BYTES"]
+    _lock_owner(owner.id)
     if used_bytes(owner.id) + length > quota:
         raise TooLarge(f"This upload would take you past your storage quota of {quota} bytes.")
     filename = (metadata.get("filename") or "video")[:255]
@@ -106,6 +107,15 @@ def create(owner: User, length: int, metadata: dict[str, str], origin: Origin | 
     parts_dir(upload).mkdir(parents=True, exist_ok=True)
     db.session.commit()
     return upload
+
+
+def _lock_owner(owner_id: int) -> None:
+    """Start a transaction that holds ``owner_id``'s user row until it ends: quota checks and reservations of one
+    creator run one at a time, on MariaDB (a row lock) and SQLite (the database's write lock) alike."""
+    # A fresh transaction: MariaDB's repeatable read would otherwise sum a snapshot from before the lock.
+    db.session.commit()
+    # A write as the first statement takes the lock before anything is read; raw SQL so no onupdate column moves.
+    db.session.execute(text("UPDATE users SET id = id WHERE id = :id"), {"id": owner_id})
 
 
 def get(owner: User, upload_id: str) -> Upload:

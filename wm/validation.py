@@ -1,0 +1,39 @@
+"""Parsing untrusted text into safe values, with a plain reason when it is not one.
+
+``str.isdigit()`` accepts "²" and other Unicode digits that ``int()`` then refuses, and ``int()`` takes
+"٣" or " 7" or "1_000"; database columns end at 2^63. One parser, used wherever a number comes from a
+URL, a header or a form, takes only ASCII digits within bounds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wm.services import DomainError
+
+MAX_BIGINT = 2**63 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+class InvalidNumber(DomainError):
+    """The text is not a whole number in the accepted range; ``message`` says which rule it broke."""
+
+    status = 400
+
+
+def parse_int(text: str | None, name: str, minimum: int = 0, maximum: int = MAX_BIGINT) -> int:
+    """``text`` as an int if it is plain ASCII digits between ``minimum`` and ``maximum``; else ``InvalidNumber``."""
+    if text is None or not _ASCII_DIGITS.fullmatch(text):
+        raise InvalidNumber(f"{name} must be a whole number written with the digits 0-9.")
+    # Leading zeros aside, more digits than the maximum has cannot be in bounds: no need to convert them.
+    if len(text.lstrip("0")) > len(str(maximum)) or not minimum <= int(text) <= maximum:
+        raise InvalidNumber(f"{name} must be between {minimum} and {maximum}.")
+    return int(text)
+
+
+def int_or_none(text: str | None, minimum: int = 0, maximum: int = MAX_BIGINT) -> int | None:
+    """``text`` as an int as ``parse_int`` takes it, or ``None`` (for callers that answer 403/404 themselves)."""
+    try:
+        return parse_int(text, "value", minimum, maximum)
+    except InvalidNumber:
+        return None
