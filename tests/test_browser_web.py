@@ -74,7 +74,7 @@ def test_feed_watch_and_studio_work_under_the_content_security_policy(app, live_
     browser_log_in(page, creator.handle, PASSWORD)
     page.get_by_role("link", name="Studio").click()
     page.set_input_files("#files", str(make_clip(clip_dir, "tiny", 2)))
-    expect(page.locator(".upload-item .message")).to_contain_text("Uploaded", timeout=30_000)
+    expect(page.locator(".upload-item .message")).to_contain_text("Upload complete", timeout=30_000)
     page.get_by_role("link", name="Feed").click()
     expect(page.get_by_role("heading", name="Feed")).to_be_visible()
 
@@ -89,7 +89,10 @@ def test_a_new_account_starts_a_channel_and_lands_in_the_studio(live_server, pag
     page.get_by_label("Email").fill("new_creator@example.com")
     page.get_by_label("Password").fill("a browser passphrase")
     page.get_by_role("button", name="Register").click()
-    expect(page.get_by_text("Welcome to Weekmotion, @new_creator!")).to_be_visible()
+    expect(page.get_by_text("Your account is ready: log in")).to_be_visible()
+    page.get_by_label("Handle or email").fill("new_creator")
+    page.get_by_label("Password").fill("a browser passphrase")
+    page.get_by_role("button", name="Log in").click()
     expect(page.get_by_text("Start your channel to publish the first video.")).to_be_visible()
 
     page.locator(".menu summary").click()

@@ -11,7 +11,9 @@ from tests.fixtures.apps import app_config, csrf_token, post_form
 from tests.fixtures.media import make_clip, upload_file
 from tests.fixtures.users import log_in, make_user
 from wm import create_app
+from wm.extensions import db
 from wm.forms import form_status, form_view, submit
+from wm.models.media import Video
 from wm.services import DomainError, DomainErrors
 
 PET_FORM = ('{% from "_form.html" import field, form_errors %}<form id="pet">{{ form.hidden_tag() }}'
@@ -95,3 +97,14 @@ def test_studio_edit_uses_the_form_helper(app, clip_dir):
     assert response.status_code == 400
     assert 'id="video-form"' in html and 'value="My typed title"' in html and "Typed words." in html
     assert "submit it again" in html
+
+
+def test_an_expired_form_for_someone_else_s_video_is_not_found_not_a_crash(app, creator_client):
+    # the form view runs again inside the CSRF error handler; its refusal must still become a page
+    other = make_user(app, role="creator")
+    with app.app_context():
+        video = Video(public_id="notyours001", owner_id=other.id, title="Theirs")
+        db.session.add(video)
+        db.session.commit()
+    response = creator_client.post("/studio/videos/notyours001/edit", data={"title": "mine", "csrf_token": "stale"})
+    assert response.status_code == 404 and "No such video." in response.get_data(as_text=True)

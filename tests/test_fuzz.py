@@ -103,7 +103,7 @@ def fuzz_client(request, app: Flask) -> tuple[FlaskClient, str, list[str]]:
         db.session.commit()
         upload = upload_service.create(db.session.get(User, owner.id), 1000, {"filename": "fuzz.mp4"})
         real = ["fuzzvideo01", str(owner.id), owner.handle, "published/fuzzvideo01/v1/poster.jpg", upload.id]
-    return client, csrf_token(client), real
+    return client, csrf_token(client, "/login" if role == "anonymous" else "/"), real
 
 
 def hostile_request(rule, method: str, value: str, token: str, keep_session: bool,

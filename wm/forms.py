@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 
 from wm.extensions import limiter
 from wm.services import DomainError
-from wm.web import form_error_status, render
+from wm.web import error_page, form_error_status, render
 
 T = TypeVar("T")
 
@@ -62,7 +62,10 @@ def reshow_form(message: str, status: int, retry_after: int | None = None) -> Re
     g.wm_form_refusal = Refusal(message, status)
     g.wm_retry_after = retry_after
     view = current_app.view_functions[request.endpoint]
-    return current_app.make_response(current_app.ensure_sync(view)(**(request.view_args or {})))
+    try:
+        return current_app.make_response(current_app.ensure_sync(view)(**(request.view_args or {})))
+    except DomainError as exc:  # raised inside an error handler, nothing else would catch it
+        return error_page(exc.status, exc.message)
 
 
 def attach_error(form: FlaskForm, exc: DomainError) -> None:
