@@ -107,6 +107,14 @@ def test_register_errors_come_back_as_a_422_fragment_for_htmx(htmx_client):
     ("zelda_fan_forever", "must not contain your handle"),
     ("my mailbox zeldafan77", "must not contain your handle or email"),
     ("weekmotion rocks!", "name of this site"),
+    ("1234567890!", "most common passwords"),
+    ("!1234567890", "most common passwords"),
+    ("123456789!", "most common passwords"),
+    ("zyxw9876-zyxw", "run of keys"),
+    ("12341234!!", "repeats itself"),
+    ("abcd1234abcd", "run of keys"),
+    ("WeekM0tion!", "name of this site"),
+    ("P@ssw0rd2024", "most common passwords"),
 ])
 def test_weak_passwords_are_refused_with_a_reason(client, password, reason):
     response = register(client, handle="zelda_fan", email="zeldafan77@example.com", password=password)

@@ -120,6 +120,21 @@ def _is_repetition(text: str) -> bool:
     return len(set(text)) < 4 or (text + text).find(text, 1) < len(text)
 
 
+def _follows(a: str, b: str) -> bool:
+    """True if ``b`` is what a lazy typist puts after ``a``: the same key, the next letter or digit, a neighbour."""
+    return a == b or abs(ord(a) - ord(b)) == 1 or any(a + b in walk or b + a in walk for walk in WALKS)
+
+
+def _is_predictable(text: str) -> bool:
+    """True when all but two characters follow from the one before: runs and walks glued together
+    (``abcd1234abcd``, ``12341234``)."""
+    return sum(not _follows(a, b) for a, b in itertools.pairwise(text)) <= 2
+
+
+# Letters people swap for look-alike digits and symbols ("p@ssw0rd"); undone before the list and name checks.
+UNLEET = str.maketrans("0134579@$!", "oieastgasi")
+
+
 def password_problem(password: str, context: Collection[str] = ()) -> str | None:
     """Why ``password`` is too weak, or None; ``context`` holds the handle and email of its account."""
     password = password or ""
@@ -128,19 +143,22 @@ def password_problem(password: str, context: Collection[str] = ()) -> str | None
     if len(password) > PASSWORD_MAX:
         return f"Use at most {PASSWORD_MAX} characters."
     lowered = password.lower()
+    plain = lowered.translate(UNLEET)
     # The core without the digits and symbols people tack on: "Password2024!" is "password".
     core = re.sub(r"^[\W\d_]+|[\W\d_]+$", "", lowered) or lowered
-    if lowered in common_passwords() or core in common_passwords():
+    # Without any symbols: "1234567890!" is "1234567890".
+    bare = re.sub(r"[\W_]+", "", lowered) or lowered
+    if {lowered, plain, core, bare, re.sub(r"[\W_]+", "", plain)} & common_passwords():
         return "That is one of the most common passwords; attackers try it first. Pick something less usual."
-    if _is_repetition(lowered) or _is_repetition(core):
+    if any(_is_repetition(text) for text in (lowered, core, bare)):
         return "That password repeats itself too much. A few unrelated words make a strong one."
-    if _is_run(lowered) or _is_run(core):
+    if any(_is_run(text) or _is_predictable(text) for text in (lowered, core, bare)):
         return "That password is a run of keys or characters. A few unrelated words make a strong one."
     for word in context:
         word = (word or "").lower()
-        if len(word) >= 3 and (word in lowered or core == word):
+        if len(word) >= 3 and (word in lowered or word in plain or core == word):
             return "Your password must not contain your handle or email address."
-    if "weekmotion" in lowered:
+    if "weekmotion" in lowered or "weekmotion" in plain:
         return "Your password must not contain the name of this site."
     return None
 
