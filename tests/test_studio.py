@@ -212,3 +212,31 @@ def test_another_creator_cannot_publish_detail_or_see_the_delete_page(app, creat
     with app.app_context():
         assert get_video(public_id).visibility.value == "draft"
     assert "Publish" not in intruder.get(f"/v/{public_id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("title", "description"), [("a\x00b", ""), ("\x1b[31mred", ""), ("gpj\u202eexe.mp4", ""),
+                                                    ("Fine", "line one\n\x07bell")])
+def test_control_characters_in_titles_and_descriptions_are_refused(app, creator_with_video, title, description):
+    client, public_id = creator_with_video
+    response = post_form(client, f"/studio/videos/{public_id}/edit", {
+        "title": title, "description": description, "visibility": "draft", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 400
+    assert "must not contain control or text-direction characters" in response.get_data(as_text=True)
+    with app.app_context():
+        assert get_video(public_id).title == "no_audio-4"
+
+
+def test_a_failed_video_cannot_be_published(app, creator_with_video):
+    client, public_id = creator_with_video
+    with app.app_context():
+        video = get_video(public_id)
+        video.state, video.failure_reason = VideoState.failed, "This is not a video or audio file we can read."
+        db.session.commit()
+    response = post_form(client, f"/studio/videos/{public_id}/publish", {}, page="/studio/")
+    assert response.status_code == 400 and "cannot be shown to anyone" in response.get_data(as_text=True)
+    response = post_form(client, f"/studio/videos/{public_id}/edit", {
+        "title": "Again", "visibility": "published", "access_tier": "free"}, page="/studio/")
+    assert response.status_code == 400 and "cannot be shown to anyone" in response.get_data(as_text=True)
+    with app.app_context():
+        assert get_video(public_id).visibility.value == "draft"
+    assert app.test_client().get(f"/v/{public_id}").status_code == 404

@@ -8,10 +8,13 @@ URL, a header or a form, takes only ASCII digits within bounds.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from wm.services import DomainError
 
 MAX_BIGINT = 2**63 - 1
+# Direction overrides and isolates reorder what a reader sees ("gpj.exe" shown as "exe.jpg").
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
@@ -37,3 +40,14 @@ def int_or_none(text: str | None, minimum: int = 0, maximum: int = MAX_BIGINT) -
         return parse_int(text, "value", minimum, maximum)
     except InvalidNumber:
         return None
+
+
+def check_text(text: str, name: str, field: str | None = None, multiline: bool = False) -> str:
+    """``text`` unchanged if it holds no control characters (line breaks and tabs allowed when ``multiline``)
+    and no direction overrides; else a ``DomainError`` naming ``field``."""
+    allowed = "\n\r\t" if multiline else ""
+    for char in text:
+        if (unicodedata.category(char) == "Cc" and char not in allowed) or char in BIDI_CONTROLS:
+            raise DomainError(f"{name} must not contain control or text-direction characters "
+                              f"(found U+{ord(char):04X}).", field)
+    return text

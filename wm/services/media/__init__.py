@@ -15,6 +15,7 @@ from wm.models.media import AccessTier, Video, VideoState, Visibility
 from wm.queues import enqueue_after_commit
 from wm.services import DomainError, NotFound, Origin
 from wm.services.governance import audit
+from wm.validation import check_text
 
 PUBLIC_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
 
@@ -98,10 +99,14 @@ def update_details(owner: User, public_id: str, title: str, description: str, vi
         raise DomainError("Titles are at most 200 characters.", "title")
     if len(description or "") > 5000:
         raise DomainError("Descriptions are at most 5000 characters.", "description")
+    check_text(title, "The title", "title")
+    check_text(description or "", "The description", "description", multiline=True)
     try:
         video.visibility, video.access_tier = Visibility(visibility), AccessTier(tier)
     except ValueError:
         raise DomainError("Unknown visibility or tier.") from None
+    if video.visibility is not Visibility.draft:
+        check_publishable(video)
     video.title, video.description = title, (description or "").strip()
     db.session.commit()
     return video
@@ -126,9 +131,17 @@ def set_state(video_id: int, state: VideoState, reason: str | None = None, **fie
 
 
 
+def check_publishable(video: Video) -> None:
+    """Only a video that is ready or on its way there can be shown to others; a failed one cannot."""
+    if video.state is VideoState.failed:
+        raise DomainError("This video could not be processed, so it cannot be shown to anyone; upload it again.",
+                          "visibility")
+
+
 def publish(owner: User, public_id: str, origin: Origin | None = None) -> Video:
     """Publish ``owner``'s video: it shows in the feed as soon as it is ready (at once if it is)."""
     video = owned_video(owner, public_id)
+    check_publishable(video)
     video.visibility = Visibility.published
     audit("content.published", "video", video.public_id, actor=owner, origin=origin)
     db.session.commit()

@@ -34,6 +34,7 @@ from wm.queues import enqueue_after_commit
 from wm.services import Conflict, DomainError, Forbidden, NotFound, Origin
 from wm.services.governance import audit
 from wm.services.media import new_public_id, uploads_dir, used_bytes
+from wm.validation import check_text
 
 READ_SIZE = 4 * 1024 * 1024
 LOCK_SECONDS = 600
@@ -93,6 +94,8 @@ def create(owner: User, length: int, metadata: dict[str, str], origin: Origin | 
     _lock_owner(owner.id)
     if used_bytes(owner.id) + length > quota:
         raise TooLarge(f"This upload would take you past your storage quota of {quota} bytes.")
+    for key, value in metadata.items():
+        check_text(value, f"Upload-Metadata {key}")
     filename = (metadata.get("filename") or "video")[:255]
     title = (metadata.get("title") or Path(filename).stem or "Untitled")[:200]
     video = Video(public_id=new_public_id(), owner_id=owner.id, title=title, source_name=filename,
