@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from tests.fixtures.apps import post_form
+from tests.fixtures.users import log_in
 
 PUBLIC_ENDPOINTS = {
     "static",
@@ -174,3 +175,13 @@ def test_admin_revokes_a_channel_and_it_is_audited(app, admin_client, viewer_cli
         assert db.session.get(User, creator.id).role.value == "viewer"
     response = post_form(admin_client, f"/admin/users/{creator.id}/revoke-channel", {}, page="/admin/")
     assert response.status_code == 400 and "has no channel to revoke" in response.get_data(as_text=True)
+    # the revoked creator cannot simply open the channel again; an admin's later role change can
+    revoked = app.test_client()
+    log_in(revoked, creator.handle)
+    response = post_form(revoked, "/studio/start", {"accept": "y"}, page="/studio/start")
+    assert response.status_code == 400 and "An admin closed your channel" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, creator.id).role.value == "viewer"
+    post_form(admin_client, f"/admin/users/{creator.id}/role", {"role": "creator", "tier": "free"}, page="/admin/")
+    with app.app_context():
+        assert db.session.get(User, creator.id).role.value == "creator"

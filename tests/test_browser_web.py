@@ -103,7 +103,7 @@ def test_a_new_account_starts_a_channel_and_lands_in_the_studio(live_server, pag
     page.get_by_label("I have read the content policy").check()
     page.get_by_role("button", name="Start my channel").click()
     expect(page.get_by_role("heading", name="Creator Studio")).to_be_visible()
-    expect(page.get_by_text("Your channel is open: upload your first video.")).to_be_visible()
+    expect(page.get_by_text("Your channel is open: upload videos here.")).to_be_visible()
     assert page.url == live_server + "/studio/"
     expect(page.get_by_role("link", name="Studio")).to_be_visible()
 

@@ -25,7 +25,7 @@ from wm.extensions import cache, db
 from wm.models.accounts import RememberToken, Role, Tier, User
 from wm.models.base import utcnow
 from wm.services import Conflict, DomainError, DomainErrors, Forbidden, NotFound, Origin
-from wm.services.governance import audit
+from wm.services.governance import audit, latest_event
 
 HANDLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,29}$")
 RESERVED_HANDLES = {"admin", "api", "health", "login", "logout", "moderation", "register", "search",
@@ -487,6 +487,8 @@ def start_channel(user: User, accepted_policy: bool, origin: Origin | None = Non
         return user
     if user.role is not Role.viewer:
         raise DomainError(f"Your account has the {user.role.value} role; ask an admin to add a channel to it.")
+    if latest_event("user", user.id, ("channel.revoked", "channel.started", "permission.changed")) == "channel.revoked":
+        raise Forbidden("An admin closed your channel, so you cannot open it again yourself; ask the site's admins.")
     if not accepted_policy:
         raise DomainError("Accept the content policy to start your channel.", field="accept")
     audit("channel.started", "user", user.id, actor=user,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from wm.extensions import db
@@ -39,3 +41,12 @@ def recent_audit(limit: int = 50) -> list[AuditRecord]:
     """The newest audit records first."""
     query = db.select(AuditRecord).options(selectinload(AuditRecord.actor)).order_by(AuditRecord.id.desc())
     return list(db.session.scalars(query.limit(limit)))
+
+
+def latest_event(target_type: str, target_id: Any, event_types: Collection[str]) -> str | None:
+    """The type of the newest audit record of ``target`` among ``event_types`` (None if there is none)."""
+    query = (select(AuditRecord.event_type)
+             .where(AuditRecord.target_type == target_type, AuditRecord.target_id == str(target_id),
+                    AuditRecord.event_type.in_(list(event_types)))
+             .order_by(AuditRecord.created_at.desc(), AuditRecord.id.desc()).limit(1))
+    return db.session.scalar(query)

@@ -187,6 +187,6 @@ def start() -> Response:
     result = submit(form, lambda: start_channel(current_user, form.accept.data, origin=origin()))
     if result.ok and result.value is not None:
         start_session(result.value, authenticated_at=session.get("_auth_at"))  # new privileges, new session id
-        flash("Your channel is open: upload your first video.", "success")
+        flash("Your channel is open: upload videos here.", "success")
         return redirect_to("studio.index")
     return render_form("studio/start.html", form)
