@@ -243,6 +243,9 @@ def test_the_studio_form_upload_takes_its_16_mib_from_creators_only(app, edge, s
                             headers={"Cookie": viewer.headers["Cookie"]}, allow_redirects=False, timeout=10)
     assert refused.status_code == 403 and "Only creators upload videos" in refused.text
     creator = WebSession(stack.web, make_user(app, role="creator").handle)
+    taken = requests.post(edge + "/studio/upload", files=small, data={"csrf_token": creator.token},
+                          headers={"Cookie": creator.headers["Cookie"]}, allow_redirects=False, timeout=10)
+    assert taken.status_code == 303 and taken.headers["Location"].endswith("/details"), taken.text
     big = {"file": ("huge.mp4", b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))}
     response = requests.post(edge + "/studio/upload", files=big, data={"csrf_token": creator.token},
                              headers={"Cookie": creator.headers["Cookie"]}, allow_redirects=False, timeout=30)
@@ -287,6 +290,7 @@ def test_answers_nginx_makes_itself_carry_the_security_headers_once(edge):
     close = b"Host: edge\r\nConnection: close\r\n"
     answers = {
         "app page": (200, b"GET / HTTP/1.1\r\n" + close),
+        "tus discovery": (204, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nContent-Length: 0\r\n" + close),
         "static file": (200, b"GET %s HTTP/1.1\r\n%s" % (css_path, close)),
         "unsigned media": (403, b"GET /m/published/x/master.m3u8 HTTP/1.1\r\n" + close),
         "413 page": (413, b"POST / HTTP/1.1\r\nContent-Length: 16777216\r\n" + close),
