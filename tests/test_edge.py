@@ -264,6 +264,10 @@ def test_headers_gunicorn_refuses_get_a_400_problem_on_the_upload_routes(edge, j
         edge, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + junk + b"\r\n")
     assert status == 400 and header(headers, "Content-Type") == ["application/problem+json"]
     assert b'"status":400' in body
+    status, headers, body = raw_request(
+        edge, b"POST /studio/upload HTTP/1.1\r\nHost: edge\r\nContent-Length: 0\r\nConnection: close\r\n" + junk
+        + b"\r\n")
+    assert status == 400 and header(headers, "Content-Type") == ["text/html"] and b"Bad request" in body
 
 
 def test_with_gunicorn_down_the_upload_routes_answer_503(stack, tmp_path):
@@ -271,6 +275,8 @@ def test_with_gunicorn_down_the_upload_routes_answer_503(stack, tmp_path):
         status, headers, body = send_headers_only(down + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})
         assert status == 503 and headers["Content-Type"] == "application/problem+json", body
         status, headers, body = fetch(down + "/")
+        assert status == 503 and b"503" in body and headers["Content-Type"].startswith("text/html")
+        status, headers, body = send_headers_only(down + "/studio/upload", "POST", {"Content-Length": "0"})
         assert status == 503 and b"503" in body and headers["Content-Type"].startswith("text/html")
 
 
