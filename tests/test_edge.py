@@ -78,17 +78,25 @@ def send_headers_only(url: str, method: str, headers: dict, seconds: float = 5) 
 
 
 def raw_request(base: str, head: bytes, seconds: float = 5) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Send ``head`` exactly as given (what client libraries refuse to send); read the answer to the end."""
+    """Send ``head`` exactly as given (what client libraries refuse to send); read the answer."""
     parts = urlsplit(base)
     data = b""
     with socket.create_connection((parts.hostname, parts.port), timeout=seconds) as sock:
         sock.sendall(head)
-        while chunk := sock.recv(65536):
+        # Up to the announced length: after an early refusal nginx may linger before it closes.
+        while (b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < announced_length(data)) and (
+                chunk := sock.recv(65536)):
             data += chunk
     head_part, _, body = data.partition(b"\r\n\r\n")
     lines = head_part.decode("latin-1").split("\r\n")
     headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:])]
     return int(lines[0].split()[1]), headers, body
+
+
+def announced_length(data: bytes) -> int:
+    """The Content-Length of a raw answer's head (without one, read until nginx closes)."""
+    found = re.search(rb"\r\ncontent-length: *(\d+)", data.partition(b"\r\n\r\n")[0], re.IGNORECASE)
+    return int(found.group(1)) if found else 1 << 62
 
 
 def header(headers: list[tuple[str, str]], name: str) -> list[str]:
