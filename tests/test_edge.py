@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -16,15 +17,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from tests.fixtures.apps import REDIS_URL
-from tests.fixtures.edge import Stack, edge_stack
+from tests.fixtures.edge import Stack, edge_stack, nginx_in_front
+from tests.fixtures.live import free_port
 from tests.fixtures.media import WebSession
 from tests.fixtures.users import make_user
 
 pytestmark = pytest.mark.edge
 
 ANNOUNCED = 200 * 1024**2  # what an attacker announces; nginx takes up to 256 MiB per PATCH
+FORM_SIZED = {"Content-Length": str(16 * 1024**2), "Content-Type": "application/x-www-form-urlencoded"}
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy")
 
 
 def fetch(url: str, headers: dict | None = None, data: bytes | None = None) -> tuple[int, dict, bytes]:
@@ -70,6 +75,56 @@ def send_headers_only(url: str, method: str, headers: dict, seconds: float = 5) 
         return response.status, dict(response.headers), response.read()
     finally:
         connection.close()
+
+
+def raw_request(base: str, head: bytes, seconds: float = 5) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send ``head`` exactly as given (what client libraries refuse to send); read the answer."""
+    parts = urlsplit(base)
+    data = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=seconds) as sock:
+        sock.sendall(head)
+        # Up to the announced length: after an early refusal nginx may linger before it closes.
+        while (b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < announced_length(data)) and (
+                chunk := sock.recv(65536)):
+            data += chunk
+    head_part, _, body = data.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:])]
+    return int(lines[0].split()[1]), headers, body
+
+
+def announced_length(data: bytes) -> int:
+    """The Content-Length of a raw answer's head (without one, read until nginx closes)."""
+    found = re.search(rb"\r\ncontent-length: *(\d+)", data.partition(b"\r\n\r\n")[0], re.IGNORECASE)
+    return int(found.group(1)) if found else 1 << 62
+
+
+def header(headers: list[tuple[str, str]], name: str) -> list[str]:
+    """Every value of ``name`` in a raw answer's headers."""
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def hold_requests(url: str, count: int, method: str, headers: dict) -> list[http.client.HTTPConnection]:
+    """``count`` requests that announce a body and send none of it: nginx keeps each open, waiting."""
+    parts = urlsplit(url)
+    held = []
+    for _ in range(count):
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection.putrequest(method, parts.path)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        held.append(connection)
+    return held
+
+
+def status_within(probe, wanted: int, seconds: float = 10) -> int:
+    """Call ``probe`` until it answers ``wanted`` (nginx counts and releases connections asynchronously)."""
+    deadline = time.monotonic() + seconds
+    status = probe()
+    while status != wanted and time.monotonic() < deadline:
+        status = probe()
+    return status
 
 
 def test_nginx_serves_pages_through_gunicorn(edge):
@@ -161,6 +216,111 @@ def test_concurrent_upload_requests_per_address_are_capped(app, edge, stack):
     while status != 204 and time.monotonic() < deadline:
         status = send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})[0]
     assert status == 204
+
+
+def test_anonymous_bodies_past_a_form_size_are_refused_before_nginx_stores_them(edge, stack):
+    for path in ("/v/x", "/", "/login"):
+        status, headers, body = send_headers_only(edge + path, "POST", FORM_SIZED)
+        assert status == 413, path
+        assert headers["Content-Type"].startswith("text/html") and b"Too large" in body, path
+    status, headers, body = send_headers_only(edge + "/api/v1/videos", "POST", FORM_SIZED)
+    assert status == 413 and headers["Content-Type"] == "application/problem+json"
+    assert b'"status":413' in body
+    bodies = stack.var.parent / "nginx" / "tmp" / "body"
+    assert not bodies.exists() or list(bodies.iterdir()) == []
+
+
+def test_one_address_holds_at_most_32_requests_open(edge, stack):
+    held = hold_requests(edge + "/", 32, "POST", {"Content-Length": "100"})
+    try:
+        assert status_within(lambda: fetch(edge + "/health")[0], 429) == 429
+        log = (stack.var.parent / "nginx" / "logs" / "error.log").read_text()
+        assert 'limiting connections by zone "wm_conn"' in log
+    finally:
+        for connection in held:
+            connection.close()
+    assert status_within(lambda: fetch(edge + "/health")[0], 200) == 200
+
+
+def test_the_studio_form_upload_takes_its_16_mib_from_creators_only(app, edge, stack):
+    small = {"file": ("a.mp4", b"\0" * 100)}
+    anonymous = requests.post(edge + "/studio/upload", files=small, allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 303 and anonymous.headers["Location"] == "/login?next=/studio/"
+    viewer = WebSession(stack.web, make_user(app, role="viewer").handle)
+    refused = requests.post(edge + "/studio/upload", files=small, data={"csrf_token": viewer.token},
+                            headers={"Cookie": viewer.headers["Cookie"]}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and "Only creators upload videos" in refused.text
+    creator = WebSession(stack.web, make_user(app, role="creator").handle)
+    taken = requests.post(edge + "/studio/upload", files=small, data={"csrf_token": creator.token},
+                          headers={"Cookie": creator.headers["Cookie"]}, allow_redirects=False, timeout=10)
+    assert taken.status_code == 303 and taken.headers["Location"].endswith("/details"), taken.text
+    big = {"file": ("huge.mp4", b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))}
+    response = requests.post(edge + "/studio/upload", files=big, data={"csrf_token": creator.token},
+                             headers={"Cookie": creator.headers["Cookie"]}, allow_redirects=False, timeout=30)
+    assert response.status_code == 413 and "Without JavaScript files can be up to 16 MB" in response.text
+    status, _, body = send_headers_only(edge + "/studio/upload", "POST", {
+        "Cookie": creator.headers["Cookie"], "Content-Length": str(18 * 1024**2),
+        "Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 413 and b"Too large" in body
+
+
+@pytest.mark.parametrize("junk", [b"X-A: a\x01b\r\n", b"X-A: a\x7fb\r\n",
+                                  b"".join(b"X-%d: 1\r\n" % i for i in range(101))],
+                         ids=["control character", "DEL", "101 headers"])
+def test_headers_gunicorn_refuses_get_a_400_problem_on_the_upload_routes(edge, junk):
+    status, headers, body = raw_request(
+        edge, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + junk + b"\r\n")
+    assert status == 400 and header(headers, "Content-Type") == ["application/problem+json"]
+    assert b'"status":400' in body
+    status, headers, body = raw_request(
+        edge, b"POST /studio/upload HTTP/1.1\r\nHost: edge\r\nContent-Length: 0\r\nConnection: close\r\n" + junk
+        + b"\r\n")
+    assert status == 400 and header(headers, "Content-Type") == ["text/html"] and b"Bad request" in body
+
+
+def test_with_gunicorn_down_the_upload_routes_answer_503(stack, tmp_path):
+    with nginx_in_front(stack.env, f"127.0.0.1:{free_port()}", tmp_path / "nginx") as down:
+        status, headers, body = send_headers_only(down + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})
+        assert status == 503 and headers["Content-Type"] == "application/problem+json", body
+        status, headers, body = fetch(down + "/")
+        assert status == 503 and b"503" in body and headers["Content-Type"].startswith("text/html")
+        status, headers, body = send_headers_only(down + "/studio/upload", "POST", {"Content-Length": "0"})
+        assert status == 503 and b"503" in body and headers["Content-Type"].startswith("text/html")
+
+
+def test_nginx_redirects_never_name_the_host_the_client_sent(edge):
+    for path in (b"/api/v1/uploads", b"/studio/"):
+        status, headers, _ = raw_request(
+            edge, b"GET %s HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n" % path)
+        assert status in (301, 302, 303) and header(headers, "Location")[0].startswith("/"), path
+    status, headers, _ = raw_request(
+        edge, b"GET /api/v1/uploads HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    assert header(headers, "Location") == ["/api/v1/uploads/"]
+
+
+def test_answers_nginx_makes_itself_carry_the_security_headers_once(edge):
+    _, _, page = fetch(edge + "/")
+    css_path = re.search(rb'href="(/static/css/wm\.css\?v=[0-9a-f]+)"', page).group(1)
+    close = b"Host: edge\r\nConnection: close\r\n"
+    answers = {
+        "app page": (200, b"GET / HTTP/1.1\r\n" + close),
+        "tus discovery": (204, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nContent-Length: 0\r\n" + close),
+        "static file": (200, b"GET %s HTTP/1.1\r\n%s" % (css_path, close)),
+        "unsigned media": (403, b"GET /m/published/x/master.m3u8 HTTP/1.1\r\n" + close),
+        "413 page": (413, b"POST / HTTP/1.1\r\nContent-Length: 16777216\r\n" + close),
+        "upload gate 401": (401, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nContent-Length: 5\r\n" + close),
+        "gate's 400": (400, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nX-A: a\x01b\r\n" + close),
+        "nginx's 400": (400, b"GET / HTTP/1.1\r\nHost: a\r\n" + close),
+        "nginx's redirect": (301, b"GET /api/v1/uploads HTTP/1.1\r\n" + close),
+    }
+    for name, (expected, head) in answers.items():
+        status, headers, _ = raw_request(edge, head + b"\r\n")
+        assert status == expected, name
+        for security_header in SECURITY_HEADERS:
+            assert len(header(headers, security_header)) == 1, (name, security_header)
+        assert header(headers, "X-Frame-Options") == ["DENY"], name
+    _, headers, _ = raw_request(edge, answers["static file"][1] + b"\r\n")
+    assert "default-src 'none'" in header(headers, "Content-Security-Policy")[0]
 
 
 def test_burst_on_the_login_page_gets_the_friendly_429(edge):

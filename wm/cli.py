@@ -110,6 +110,8 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "media_secret": media_secret(),
         "upload_incoming": incoming_dir(),
         "upload_max_body": f"{math.ceil(max_patch_bytes() / 1024**2)}m",
+        # The studio's form upload: a MiB past the app's limit, so that the app's 413 explains it.
+        "form_max_body": f"{math.ceil(current_app.config['MAX_CONTENT_LENGTH'] / 1024**2) + 1}m",
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:

@@ -41,6 +41,14 @@ def _gate(status: int, detail: str = "") -> Response:
     return response
 
 
+def _refuse_non_creator() -> Response | None:
+    if not current_user.is_authenticated:
+        return _gate(401, "Log in first.")
+    if not current_user.has_role(Role.creator):
+        return _gate(403, "Only creators upload videos.")
+    return None
+
+
 @bp.get("/_edge/upload-gate")
 @limiter.exempt
 def upload_gate() -> Response:
@@ -49,12 +57,21 @@ def upload_gate() -> Response:
         request.headers.get("X-Original-Transfer-Encoding"))
     if request.headers.get("X-Original-Method") == "OPTIONS" and not has_body:
         return _gate(204)  # tus discovery needs no account, as long as it brings nothing to store
-    if not current_user.is_authenticated:
-        return _gate(401, "Log in first.")
-    if not current_user.has_role(Role.creator):
-        return _gate(403, "Only creators upload videos.")
+    refusal = _refuse_non_creator()
+    if refusal is not None:
+        return refusal
     try:
         validate_csrf(request.headers.get("X-CSRFToken", ""))
     except ValidationError as exc:
         return _gate(403, f"Send the page's X-CSRFToken header ({exc}).")
     return _gate(204)
+
+
+@bp.get("/_edge/form-upload-gate")
+@limiter.exempt
+def form_upload_gate() -> Response:
+    """nginx's ``auth_request`` before it stores a studio form upload: 204 for a creator.
+
+    A form post carries its CSRF token in the body, which the app checks once nginx has taken it.
+    """
+    return _refuse_non_creator() or _gate(204)
