@@ -22,6 +22,9 @@ DURATION_SLACK_SECONDS = 2.0
 # A step between two packets' timestamps longer than this is a discontinuity, not time that passes: ffmpeg's
 # default -dts_delta_threshold for containers like MPEG-TS, whose timestamps may restart or jump.
 DISCONTINUITY_SECONDS = 10.0
+# Packets overstate a length by their framing (an AAC frame padded past the end, say): this close to the
+# header's length, the header's figure is the one kept.
+FRAMING_SECONDS = 0.5
 # What the first bytes of text uploads that ffmpeg would read as a list of other files look like.
 REFERENCE_FILES = (
     (b"#EXTM3U", "This is a playlist (M3U/HLS), not a video: it only names other files. Upload the video file "
@@ -136,7 +139,7 @@ def probe(path: Path) -> SourceInfo:
                              "rotation": rotation})
     # Limits, the stored length and the encode's cut-off go by what the packets hold, not the header alone.
     held = _check_packets(path, demuxer, duration)
-    return SourceInfo(**{**info.__dict__, "duration": max(duration, held)})
+    return SourceInfo(**{**info.__dict__, "duration": held if held > duration + FRAMING_SECONDS else duration})
 
 
 def _refuse_reference_files(path: Path) -> None:
