@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import struct
 import subprocess
 import time
@@ -118,6 +120,46 @@ def test_a_file_holding_far_more_than_its_header_declares_is_refused(app, burst_
     assert video.failure_reason == ("The file says it is 5 seconds long but holds 120 seconds of media. "
                                     "Export it again.")
     assert stored_keys(storage_root) == []
+
+
+def restarting_stream(folder: Path, muxer: str, suffix: str, copies: int, seconds: int = 5) -> Path:
+    """A clip of ``seconds`` muxed as ``muxer``, repeated ``copies`` times in one file: its timestamps restart, so
+    its header (and the span of its timestamps) says ``seconds`` while ffmpeg, stitching the restarts, plays all."""
+    segment = folder / f"segment.{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=s=320x240:r=25:d={seconds}",
+                    "-f", "lavfi", "-i", f"sine=d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+                    "-c:a", "aac" if muxer == "mpegts" else "mp2", "-f", muxer, str(segment)], check=True)
+    path = folder / f"restarting.{suffix}"
+    path.write_bytes(segment.read_bytes() * copies)
+    return path
+
+
+@pytest.mark.parametrize(("muxer", "suffix"), [("mpegts", "ts"), ("mpeg", "mpg")])
+def test_a_stream_whose_timestamps_restart_cannot_hide_its_length(app, burst_worker, tmp_path, storage_root, muxer,
+                                                                  suffix):
+    source = restarting_stream(tmp_path, muxer, suffix, copies=24)
+    video = ingest(app, burst_worker, tmp_path, f"short.{suffix}", source.read_bytes())
+    assert video.state is VideoState.failed
+    assert re.fullmatch(r"The file says it is 5 seconds long but holds 12[01] seconds of media\. Export it again\.",
+                        video.failure_reason)
+    with app.app_context():
+        assert db.session.query(Video).filter(Video.state == VideoState.ready).count() == 0
+    assert stored_keys(storage_root) == []
+
+
+def test_a_stream_restarting_within_the_slack_is_stored_with_the_length_it_holds(app, tmp_path):
+    source = restarting_stream(tmp_path, "mpegts", "ts", copies=2, seconds=3)  # 6 s, within 3 s x 1.5 + 2 s
+    assert probe(source).duration == pytest.approx(6, abs=0.2)
+
+
+def test_the_encode_stops_soon_after_the_length_the_probe_measured(tmp_path, clip_dir):
+    source = make_clip(clip_dir, "no_audio", 12)
+    measured_short = dataclasses.replace(probe(source), duration=2)  # as if the decoder found more than the packets
+    plan = encoder.build_plan(source, tmp_path / "out", measured_short, "ultrafast", 30)
+    encoder.run(plan)
+    result = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                             str(tmp_path / "out" / "360p" / "index.m3u8")], capture_output=True, text=True)
+    assert float(result.stdout) <= 2 * probe_module.DURATION_SLACK_FACTOR + probe_module.DURATION_SLACK_SECONDS + 0.1
 
 
 def test_the_encode_reads_no_more_than_the_longest_source_allowed(tmp_path, clip_dir):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from wm.services.media.probe import SourceInfo, input_args, source_url
+from wm.services.media.probe import DURATION_SLACK_FACTOR, DURATION_SLACK_SECONDS, SourceInfo, input_args, source_url
 
 GOP_SECONDS = 2
 SEGMENT_SECONDS = 4
@@ -167,7 +167,10 @@ def copy_keyframes(source: Path, info: SourceInfo, top: Output | None) -> list[f
 
 def build_plan(source: Path, out: Path, info: SourceInfo, preset: str, crf: int,
                max_seconds: float = 4 * 3600) -> EncodePlan:
-    """Work out the whole ffmpeg command for ``source`` into the folder ``out``."""
+    """Work out the whole ffmpeg command for ``source`` into the folder ``out``; it reads no more of the source
+    than ``max_seconds``, nor more than the probe measured plus the slack it allows."""
+    # Whatever slips past the probe (timestamps that only the decoder sees through) stops here, not at hours.
+    max_seconds = min(max_seconds, info.duration * DURATION_SLACK_FACTOR + DURATION_SLACK_SECONDS)
     fps = output_fps(info)
     poster_start = min(info.duration * 0.1, 10.0)
     outputs = plan_ladder(info)

@@ -19,6 +19,12 @@ DEMUXERS = ("mov", "matroska", "mpegts", "avi", "flv", "ogg", "wav", "mp3", "fla
 # rough) before we call the header a lie: the declared length decides limits and the worker's time.
 DURATION_SLACK_FACTOR = 1.5
 DURATION_SLACK_SECONDS = 2.0
+# A step between two packets' timestamps longer than this is a discontinuity, not time that passes: ffmpeg's
+# default -dts_delta_threshold for containers like MPEG-TS, whose timestamps may restart or jump.
+DISCONTINUITY_SECONDS = 10.0
+# Packets overstate a length by their framing (an AAC frame padded past the end, say): this close to the
+# header's length, the header's figure is the one kept.
+FRAMING_SECONDS = 0.5
 # What the first bytes of text uploads that ffmpeg would read as a list of other files look like.
 REFERENCE_FILES = (
     (b"#EXTM3U", "This is a playlist (M3U/HLS), not a video: it only names other files. Upload the video file "
@@ -131,8 +137,9 @@ def probe(path: Path) -> SourceInfo:
                              "video_codec": video.get("codec_name", ""), "pix_fmt": video.get("pix_fmt", ""),
                              "profile": video.get("profile", ""), "video_bit_rate": int(video.get("bit_rate") or 0),
                              "rotation": rotation})
-    _check_packets(path, demuxer, duration)
-    return info
+    # Limits, the stored length and the encode's cut-off go by what the packets hold, not the header alone.
+    held = _check_packets(path, demuxer, duration)
+    return SourceInfo(**{**info.__dict__, "duration": held if held > duration + FRAMING_SECONDS else duration})
 
 
 def _refuse_reference_files(path: Path) -> None:
@@ -144,30 +151,64 @@ def _refuse_reference_files(path: Path) -> None:
             raise InvalidMedia(reason)
 
 
-def _check_packets(path: Path, demuxer: str, declared: float) -> None:
+def _check_packets(path: Path, demuxer: str, declared: float) -> float:
     """Refuse files whose index points past their end (a faststart MP4 cut short, say), or that hold far more
-    media than their header declares (a "5 s" Matroska file with 2 hours inside).
+    media than their header declares (a "5 s" Matroska file with 2 hours inside, or a "5 s" MPEG-TS whose
+    timestamps restart every 5 s); return the seconds of media the longest audio or video stream holds.
 
     This demuxes every packet without decoding: disk speed, a few seconds for gigabytes.
     """
-    fields = "packet=stream_index,pts_time,duration_time,size,pos"
+    fields = "packet=codec_type,stream_index,pts_time,dts_time,duration_time,size,pos"
     _, out, err = _ffprobe([*input_args(demuxer), "-show_entries", fields, "-of", "compact=p=0", source_url(path)],
                            timeout=1800)
-    size, end, spans = path.stat().st_size, 0, {}
+    size, end, streams = path.stat().st_size, 0, {}
     for line in out.splitlines():
         packet = dict(field.partition("=")[::2] for field in line.split("|"))
         if packet.get("pos", "").isdigit() and packet.get("size", "").isdigit():
             end = max(end, int(packet["pos"]) + int(packet["size"]))
-        start, length = _seconds(packet.get("pts_time")), _seconds(packet.get("duration_time")) or 0.0
-        if start is not None:
-            first, last = spans.get(packet.get("stream_index"), (start, start))
-            spans[packet.get("stream_index")] = (min(first, start), max(last, start + length))
+        if packet.get("codec_type") in ("video", "audio"):
+            streams.setdefault(packet.get("stream_index"), _StreamLength()).add(
+                _seconds(packet.get("pts_time")), _seconds(packet.get("dts_time")),
+                _seconds(packet.get("duration_time")) or 0.0)
     if "partial file" in err or end > size:
         raise InvalidMedia("The file is incomplete: its data stops before its end. Upload it again.")
-    held = max((last - first for first, last in spans.values()), default=0.0)
+    held = max((stream.seconds for stream in streams.values()), default=0.0)
     if held > declared * DURATION_SLACK_FACTOR + DURATION_SLACK_SECONDS:
         raise InvalidMedia(f"The file says it is {declared:.0f} seconds long but holds {held:.0f} seconds of media. "
                            "Export it again.")
+    return held
+
+
+class _StreamLength:
+    """How long one stream plays, from its packets in file order.
+
+    Two measures, the larger wins: the span its timestamps cover (a gap in them is played as a still picture),
+    and the sum of each packet's time until the next one, where a timestamp that goes back or leaps ahead
+    (a restart or a discontinuity, which ffmpeg stitches together) counts only the packet's own duration.
+    """
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last = 0.0
+        self.summed = 0.0
+        self.previous: tuple[float | None, float] | None = None  # (dts, duration) of the packet before
+
+    def add(self, pts: float | None, dts: float | None, duration: float) -> None:
+        """Count one packet."""
+        start = pts if pts is not None else dts
+        if start is not None:
+            self.first = start if self.first is None else min(self.first, start)
+            self.last = max(self.last, start + duration)
+        if self.previous is not None:
+            previous_dts, previous_duration = self.previous
+            step = dts - previous_dts if dts is not None and previous_dts is not None else None
+            self.summed += step if step is not None and 0 < step <= DISCONTINUITY_SECONDS else previous_duration
+        self.previous = (dts, duration)
+
+    @property
+    def seconds(self) -> float:
+        span = self.last - self.first if self.first is not None else 0.0
+        return max(span, self.summed + (self.previous[1] if self.previous else 0.0))
 
 
 def _seconds(text: str | None) -> float | None:
