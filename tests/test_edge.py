@@ -334,3 +334,6 @@ def test_burst_on_the_login_page_gets_the_friendly_429(edge):
     assert statuses[0] == 400  # posts only count (tests/test_edge_auth.py); this one lacks a CSRF token
     assert 429 in statuses
     assert b"Too many requests" in last_body and last_headers.get("Retry-After") == "60"
+    # an htmx form that trips it keeps its page: only the message goes to the flash area
+    assert (last_headers.get("HX-Retarget"), last_headers.get("HX-Reselect")) == ("#flash", ".message")
+    assert b'class="flash flash-error message"' in last_body
