@@ -80,7 +80,9 @@ def test_the_login_rate_limit_shows_inside_the_form(app, live_server, page):
         for attempt in range(3):
             page.get_by_label("Handle or email").fill("someone")
             page.get_by_label("Password").fill(f"wrong guess {attempt}")
-            page.get_by_role("button", name="Log in").click()
+            # wait for each answer: htmx drops a submit made while the form's last request is still out
+            with page.expect_response(lambda r: r.url.endswith("/login") and r.request.method == "POST"):
+                page.get_by_role("button", name="Log in").click()
             if attempt < 2:
                 expect(page.locator("#login-form")).to_contain_text("do not match")
         form = page.locator("#login-form")
