@@ -227,7 +227,7 @@ def test_a_pro_preview_says_what_is_true_to_free_viewers_and_without_javascript(
         browser_log_in(page, viewer.handle, PASSWORD)
         page.goto(f"{live_server}/v/{public_id}")
         notice = page.locator(".upgrade")
-        expect(notice).to_contain_text("you are watching its first 60 seconds")
+        expect(notice).to_contain_text("you are watching the first 60 seconds")
         expect(notice).to_contain_text("Pro membership is given by the site's admins for now")
         expect(notice).not_to_contain_text("Upgrade")
     finally:
