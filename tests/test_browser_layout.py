@@ -117,3 +117,20 @@ def test_a_200_character_title_leaves_the_studio_columns_whole_on_a_desktop(live
     row_cells = [c.bounding_box() for c in page.locator(f"#video-{public_id} td").all()]
     assert len({round(c["y"]) for c in row_cells}) == 1 and len({round(c["height"]) for c in row_cells}) == 1, \
         "the action cell lines up with the others"
+
+
+def test_the_admin_queue_chart_is_readable_on_a_phone_and_its_caption_true(app, live_server, phone):
+    admin = make_user(app, role="admin", handle="chart_admin")
+    phone.goto(live_server + "/")
+    browser_log_in(phone, admin.handle, PASSWORD)
+    phone.goto(live_server + "/admin/")
+    chart = phone.locator("#queues")
+    expect(chart).to_be_visible()
+    sizes = chart.locator("svg text").evaluate_all("texts => texts.map(t => t.getBoundingClientRect().height)")
+    assert sizes and min(sizes) >= 13, f"rendered text heights {sizes}"
+    assert phone.evaluate("() => document.documentElement.scrollWidth") == 390
+    box = chart.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    widths = chart.locator("rect").evaluate_all("rects => rects.map(r => r.getBoundingClientRect().width)")
+    caption = chart.locator("figcaption")
+    expect(caption).to_contain_text("no bars" if max(widths) == 0 else "Bars show waiting jobs")
