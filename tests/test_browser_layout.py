@@ -100,7 +100,8 @@ def test_a_200_character_title_leaves_the_studio_columns_whole_on_a_desktop(live
     page.goto(live_server + "/")
     browser_log_in(page, admin.handle, PASSWORD)
     page.goto(live_server + "/studio/")
-    page.evaluate("text => { document.querySelector('#video-list td.title').firstChild.textContent = text }", with_spaces)
+    page.evaluate("text => { document.querySelector('#video-list td.title').firstChild.textContent = text }",
+                  with_spaces)
     table = page.locator("#video-list table")
     width = table.bounding_box()["width"]
     title = page.locator(f"#video-{public_id} td.title").bounding_box()["width"]
