@@ -84,7 +84,10 @@ def status(public_id: str) -> Response:
 @role_required(Role.creator)
 def row(public_id: str) -> Response:
     """One row of "Your videos"; polls itself while the video is uploading or processing."""
-    return render("studio/_row.html", block=None, video=service.owned_video(current_user, public_id), oob=False)
+    video = service.owned_video(current_user, public_id)
+    if not wants_fragment():
+        return redirect_to("studio.index")  # opened as a page: the row is only meaningful in its table
+    return render("studio/_row.html", block=None, video=video, oob=False)
 
 
 def in_studio() -> bool:

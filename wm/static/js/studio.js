@@ -79,7 +79,9 @@
   // After the last byte, the status lines and the row ask the server at once (the video is processing now).
   Upload.prototype.refreshStatus = function () {
     if (!window.htmx || !this.videoId) { return; }
-    document.querySelectorAll('[id="status-' + this.videoId + '"], #video-' + this.videoId).forEach(function (elt) {
+    var own = '[id="status-' + this.videoId + '"]';
+    // The details form's status line and the whole row (whose status line is part of it).
+    document.querySelectorAll(".upload-item " + own + ', [id="video-' + this.videoId + '"]').forEach(function (elt) {
       var url = elt.getAttribute("data-refresh");
       if (url) { window.htmx.ajax("GET", url, { source: elt, target: elt, swap: "outerHTML" }); }
     });
