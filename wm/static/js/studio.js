@@ -293,7 +293,12 @@
   function teardown() {
     var zone = document.querySelector("[data-uploader]");
     if (!zone || !zone.wmUploads) { return; }
-    zone.wmUploads.forEach(function (upload) { if (upload.running) { upload.pause(); } });
+    zone.wmUploads.forEach(function (upload) {
+      if (!upload.running) { return; }
+      upload.pause();
+      // The snapshot keeps the rows but not the progress list and its Resume buttons.
+      upload.showState("Upload paused at " + (upload.percent || 0) + "% — choose the same file again to resume it.");
+    });
     zone.querySelector(".upload-list").textContent = "";
     zone.wmUploads = null;
   }
