@@ -55,7 +55,7 @@ def test_publishing_in_the_details_form_updates_the_row(app, live_server, page, 
     details = item.locator("form.details")
     details.get_by_label("Title").fill("Renamed clip")
     details.get_by_role("button", name="Publish").click()
-    expect(item.get_by_text("Published:")).to_be_visible()
+    expect(item.locator(".flash-success")).to_contain_text("Published:")
     row = page.locator("#video-list tr", has_text="Renamed clip")
     expect(row.locator("td[data-label=Visibility]")).to_have_text("published")
 
