@@ -73,3 +73,72 @@ def test_studio_rows_stack_into_labelled_cards_on_a_phone(live_server, long_word
     state = row.locator("td[data-label=State]")
     assert phone.evaluate("td => getComputedStyle(td, '::before').content", state.element_handle()) == '"State: "'
     assert row.locator("td").first.bounding_box()["width"] > 300, "cells take the row's whole width"
+
+
+def test_an_uploads_details_form_fits_a_390_px_phone(app, live_server, phone, tmp_path):
+    creator = make_user(app, role="creator", handle="phone_details_user")
+    file = tmp_path / ("a-rather-long-file-name-from-a-phone-camera-" + "x" * 40 + ".mp4")
+    file.write_bytes(b"\0" * 1024)
+    phone.goto(live_server + "/")
+    browser_log_in(phone, creator.handle, PASSWORD)
+    phone.goto(live_server + "/studio/")
+    phone.set_input_files("#files", str(file))
+    details = phone.locator(".upload-item form.details")
+    title = details.get_by_label("Title")
+    expect(title).to_be_visible()
+    expect(details.locator(".status")).to_be_visible()
+    assert phone.evaluate("() => document.documentElement.scrollWidth") == 390
+    for control in (title, details.get_by_label("Who can watch"), details.get_by_label("Visibility"),
+                    details.locator(".status")):
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+
+def test_a_200_character_title_leaves_the_studio_columns_whole_on_a_desktop(live_server, long_words, page):
+    admin, public_id = long_words
+    with_spaces = " ".join(["Supercalifragilistic"] * 9) + " end"
+    page.goto(live_server + "/")
+    browser_log_in(page, admin.handle, PASSWORD)
+    page.goto(live_server + "/studio/")
+    page.evaluate("text => { document.querySelector('#video-list td.title').firstChild.textContent = text }",
+                  with_spaces)
+    table = page.locator("#video-list table")
+    width = table.bounding_box()["width"]
+    title = page.locator(f"#video-{public_id} td.title").bounding_box()["width"]
+    assert title <= 0.6 * width, (title, width)
+    line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#video-list td')).lineHeight)")
+    # Every header and every short cell stays on one line (no "Stat e", "dra ft", "E d it").
+    for cell in page.locator("#video-list th, #video-list td:not(.title)").all():
+        if cell.inner_text().strip():
+            lines = cell.evaluate("c => { const r = document.createRange(); r.selectNodeContents(c); "
+                                  "return r.getBoundingClientRect().height; }")
+            assert lines < 1.6 * line, cell.inner_text()
+    edit, delete = (page.locator(f"#video-{public_id} .actions a").nth(i).bounding_box() for i in (0, 1))
+    assert abs(edit["y"] - delete["y"]) < 2
+    row_cells = [c.bounding_box() for c in page.locator(f"#video-{public_id} td").all()]
+    assert len({round(c["y"]) for c in row_cells}) == 1 and len({round(c["height"]) for c in row_cells}) == 1, \
+        "the action cell lines up with the others"
+
+
+def test_the_admin_queue_chart_is_readable_on_a_phone_and_its_caption_true(app, live_server, phone):
+    admin = make_user(app, role="admin", handle="chart_admin")
+    phone.goto(live_server + "/")
+    browser_log_in(phone, admin.handle, PASSWORD)
+    phone.goto(live_server + "/admin/")
+    on_phone = phone.locator("#queues")
+    expect(on_phone.get_by_text("encode: 0 waiting, 0 running, 0 failed")).to_be_visible()
+    expect(on_phone.locator("svg")).to_be_hidden()
+    sizes = on_phone.locator("li").evaluate_all("items => items.map(i => parseFloat(getComputedStyle(i).fontSize))")
+    assert sizes and min(sizes) >= 14, sizes
+    assert phone.evaluate("() => document.documentElement.scrollWidth") == 390
+    expect(on_phone.locator("figcaption")).not_to_contain_text("bar", use_inner_text=True)
+
+    phone.set_viewport_size({"width": 1280, "height": 800})
+    on_desktop = phone.locator("#queues")
+    expect(on_desktop.locator("svg")).to_be_visible()
+    expect(on_desktop.locator(".chart-list")).to_be_hidden()
+    sizes = on_desktop.locator("svg text").evaluate_all("texts => texts.map(t => t.getBoundingClientRect().height)")
+    assert min(sizes) >= 13, sizes
+    widths = on_desktop.locator("rect").evaluate_all("rects => rects.map(r => r.getBoundingClientRect().width)")
+    expect(on_desktop.locator("figcaption")).to_contain_text(
+        "no bars" if max(widths) == 0 else "Bars show waiting jobs", use_inner_text=True)

@@ -210,3 +210,34 @@ def test_a_processing_watch_page_updates_itself_and_plays_when_ready(app, live_s
     page.wait_for_function("() => { const v = document.querySelector('video#video');"
                            " return v && !v.paused && v.currentTime > 0.5; }", timeout=30_000)
     expect(page.get_by_text("still being processed")).to_be_hidden()
+
+
+def test_a_pro_preview_says_what_is_true_to_free_viewers_and_without_javascript(app, live_server, browser, clip_dir):
+    from wm.models.media import AccessTier
+
+    _, public_id = publish_clip(app, make_clip(clip_dir, "landscape", 8))
+    with app.app_context():
+        get_video(public_id).access_tier = AccessTier.pro
+        db.session.commit()
+    viewer = make_user(app, role="viewer", handle="free_viewer")
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(live_server + "/")
+        browser_log_in(page, viewer.handle, PASSWORD)
+        page.goto(f"{live_server}/v/{public_id}")
+        notice = page.locator(".upgrade")
+        expect(notice).to_contain_text("you are watching the first 60 seconds")
+        expect(notice).to_contain_text("Pro membership is given by the site's admins for now")
+        expect(notice).not_to_contain_text("Upgrade")
+    finally:
+        context.close()
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/v/{public_id}")
+        notice = page.locator(".upgrade")
+        expect(notice).to_contain_text("with JavaScript on, everyone can watch its first 60 seconds")
+        assert "you are watching" not in notice.inner_text()
+    finally:
+        context.close()

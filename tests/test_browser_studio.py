@@ -66,7 +66,7 @@ def test_upload_pieces_follow_the_link_speed(app, live_server, page, tmp_path):
     throttle_uploads(page, MIB)
     page.set_input_files("#files", str(file))
     row = page.locator("#video-list tr", has_text="on-the-train")
-    expect(row.get_by_text("Uploading (if it stopped, choose the same file again to resume it).")).to_be_visible()
+    expect(row.locator(".upload-state")).to_contain_text("Uploading:")
     expect(page.get_by_text("Waiting for the upload")).to_have_count(0)
     expect(page.locator(".upload-item .message")).to_have_text("Upload complete.", timeout=60_000)
     expect(row.get_by_text("Encoding 0%")).to_be_visible()

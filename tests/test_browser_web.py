@@ -123,3 +123,47 @@ def test_a_refused_boosted_form_shows_one_page_and_keeps_its_address(app, live_s
     expect(page.get_by_text("No such account.")).to_be_visible()
     assert page.locator("header.topbar").count() == 1 and page.locator("main header").count() == 0
     assert page.url == live_server + "/admin/"
+
+
+def test_the_account_forms_and_channel_start_hold_the_content_security_policy(app, live_server, page):
+    """Found by a first-time user: "Applying inline style violates style-src" on every form page."""
+    viewer = make_user(app, handle="csp_viewer")
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    seen = {}
+    for path in ("/register", "/login"):
+        page.goto(live_server + path)
+        for field in page.locator("main input:visible").all():
+            field.focus()
+        page.keyboard.press("Tab")
+        seen[path] = page.evaluate("() => window.cspViolations")
+    browser_log_in(page, viewer.handle, PASSWORD)
+    page.goto(live_server + "/studio/start")
+    page.get_by_role("button", name="Start my channel").click()
+    expect(page.locator(".field.check .error")).to_be_visible()
+    page.locator("#accept").check()
+    seen["/studio/start"] = page.evaluate("() => window.cspViolations")
+    assert seen == {"/register": [], "/login": [], "/studio/start": []}
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_a_form_swapped_by_htmx_does_not_copy_style_attributes_others_set(app, live_server, page):
+    """A password manager or other extension may put style="" on inputs (its own CSP reports); htmx used to
+    copy such attributes onto the swapped-in form ("settling"), so every refused form added violations of ours."""
+    viewer = make_user(app, handle="csp_settle_viewer")
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    page.goto(live_server + "/")
+    browser_log_in(page, viewer.handle, PASSWORD)
+    page.goto(live_server + "/studio/start")
+    cdp = page.context.new_cdp_session(page)
+    frame = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
+    world = cdp.send("Page.createIsolatedWorld", {"frameId": frame, "worldName": "extension"})["executionContextId"]
+    cdp.send("Runtime.evaluate", {"contextId": world, "expression":
+                                  "document.querySelectorAll('main input').forEach(i => i.setAttribute('style', ''))"})
+    page.wait_for_function("() => window.cspViolations.length > 0")
+    by_the_extension = page.evaluate("() => window.cspViolations.length")
+    page.get_by_role("button", name="Start my channel").click()
+    expect(page.locator(".field.check .error")).to_be_visible()
+    assert page.evaluate("() => window.cspViolations.length") == by_the_extension
+    assert page.locator("#start-form [style]").count() == 0

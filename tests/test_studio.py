@@ -240,3 +240,23 @@ def test_a_failed_video_cannot_be_published(app, creator_with_video):
     with app.app_context():
         assert get_video(public_id).visibility.value == "draft"
     assert app.test_client().get(f"/v/{public_id}").status_code == 404
+
+
+def test_a_row_refreshes_itself_and_the_details_form_sends_it_along_in_the_studio(app, creator_with_video):
+    client, public_id = creator_with_video
+    with app.app_context():
+        video = get_video(public_id)
+        video.state, video.duration = VideoState.ready, 65
+        db.session.commit()
+    row = client.get(f"/studio/videos/{public_id}/row", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert row.lstrip().startswith("<tr") and "1:05" in row and "Ready" in row and "hx-trigger" not in row
+    assert client.get(f"/studio/videos/{public_id}/row").status_code == 303
+    studio = {"HX-Request": "true", "HX-Current-URL": "http://localhost/studio/"}
+    form = {"title": "Renamed", "description": "", "visibility": "draft", "access_tier": "free", "publish": "1"}
+    answer = post_form(client, f"/studio/videos/{public_id}/details", form, page="/studio/", headers=studio)
+    text = answer.get_data(as_text=True)
+    assert f'<tr id="video-{public_id}"' in text and 'hx-swap-oob="true"' in text and "published" in text
+    other = make_user(app, role="creator")
+    stranger = app.test_client()
+    log_in(stranger, other.handle)
+    assert stranger.get(f"/studio/videos/{public_id}/row", headers={"HX-Request": "true"}).status_code == 404

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, flash, request, session
+from flask import Blueprint, Response, current_app, flash, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -66,11 +67,33 @@ def videos() -> Response:
     return render("studio/index.html", block="videos", videos=service.list_own_videos(current_user))
 
 
+@bp.context_processor
+def upload_helpers() -> dict:
+    """What the status lines need: how much of an unfinished upload the server holds."""
+    return {"sent_percent": upload_service.sent_percent}
+
+
 @bp.get("/videos/<public_id>/status")
 @role_required(Role.creator)
 def status(public_id: str) -> Response:
     """One video's state; polls itself while the video is uploading or processing."""
     return render("studio/_status.html", block=None, video=service.owned_video(current_user, public_id))
+
+
+@bp.get("/videos/<public_id>/row")
+@role_required(Role.creator)
+def row(public_id: str) -> Response:
+    """One row of "Your videos"; polls itself while the video is uploading or processing."""
+    video = service.owned_video(current_user, public_id)
+    if not wants_fragment():
+        return redirect_to("studio.index")  # opened as a page: the row is only meaningful in its table
+    return render("studio/_row.html", block=None, video=video, oob=False)
+
+
+def in_studio() -> bool:
+    """Whether this htmx request comes from the studio page, which shows the video's row."""
+    current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    return wants_fragment() and current == url_for("studio.index")
 
 
 @bp.route("/videos/<public_id>/edit", methods=["GET", "POST"])
@@ -94,6 +117,7 @@ def details(public_id: str) -> Response:
     """The details-and-publish step beside a new upload: saving does not wait for the encode."""
     video = service.owned_video(current_user, public_id)
     form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
+    own_ids(form, public_id)
     if "publish" in request.form:
         form.visibility.data = Visibility.published.value
     if submit(form, lambda: service.update_details(current_user, public_id, form.title.data, form.description.data,
@@ -102,8 +126,16 @@ def details(public_id: str) -> Response:
         if not wants_fragment():
             flash(notice, "success")
             return redirect_to("studio.index")
-        return render("studio/details.html", block="details", form=form, video=video, notice=notice)
+        return render("studio/details.html", block="details", form=form, video=video, notice=notice,
+                      row_oob=in_studio())
     return render_form("studio/details.html", form, block="details", video=video, notice=None)
+
+
+def own_ids(form: FlaskForm, public_id: str) -> None:
+    """Give the form's fields ids of their own: the studio shows one details form per upload, and a label
+    must point to the field beside it, not to the first upload's."""
+    for f in form:
+        f.id = f.label.field_id = f"{public_id}-{f.name}"
 
 
 def saved_message(video) -> str:

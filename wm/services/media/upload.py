@@ -288,3 +288,10 @@ def upload_stream(owner: User, body: BinaryIO, filename: str, length: int, origi
     if upload.offset != length:
         raise DomainError("The file arrived incomplete; upload it again.")
     return upload.video
+
+
+def sent_percent(video: Video) -> int:
+    """How much of ``video``'s unfinished upload the server holds, in percent (0 if there is none)."""
+    upload = db.session.scalars(select(Upload).where(Upload.video_id == video.id, Upload.completed_at.is_(None))
+                                .order_by(Upload.created_at.desc())).first()
+    return upload.offset * 100 // upload.length if upload and upload.length else 0

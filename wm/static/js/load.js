@@ -1,4 +1,5 @@
-// Load a vendored library once, on the pages that need it (scripts swapped in by htmx run out of order).
+// Load a vendored library once, on the pages that need it (scripts swapped in by htmx run out of order);
+// and the account menu's closing keys.
 window.wmLoadScript = function (src, globalName) {
   "use strict";
   if (window[globalName]) { return Promise.resolve(window[globalName]); }
@@ -14,3 +15,20 @@ window.wmLoadScript = function (src, globalName) {
   }
   return window.wmScripts[src];
 };
+
+// The account menu (<details class="menu">) closes like other menus: on Escape, giving focus back to its
+// summary, and on a click outside it.
+(function () {
+  "use strict";
+  function openMenus() { return document.querySelectorAll("details.menu[open]"); }
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    openMenus().forEach(function (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    openMenus().forEach(function (menu) { if (!menu.contains(event.target)) { menu.open = false; } });
+  });
+})();

@@ -63,6 +63,28 @@
     var value = this.file.size ? Math.floor(sent / this.file.size * 100) : 100;
     this.item.querySelector("progress.sent").value = value;
     this.item.querySelector(".percent").textContent = value + "%";
+    this.percent = value;
+    if (this.running) { this.showState("Uploading: " + value + "%"); }
+  };
+
+  // The video's status lines (its row and its details form) say the server's view, "paused", unless this
+  // page is sending it: then they follow the progress bar.
+  Upload.prototype.showState = function (text) {
+    if (!this.videoId) { return; }
+    document.querySelectorAll('[id="status-' + this.videoId + '"] .upload-state').forEach(function (line) {
+      line.textContent = text;
+    });
+  };
+
+  // After the last byte, the status lines and the row ask the server at once (the video is processing now).
+  Upload.prototype.refreshStatus = function () {
+    if (!window.htmx || !this.videoId) { return; }
+    var own = '[id="status-' + this.videoId + '"]';
+    // The details form's status line and the whole row (whose status line is part of it).
+    document.querySelectorAll(".upload-item " + own + ', [id="video-' + this.videoId + '"]').forEach(function (elt) {
+      var url = elt.getAttribute("data-refresh");
+      if (url) { window.htmx.ajax("GET", url, { source: elt, target: elt, swap: "outerHTML" }); }
+    });
   };
 
   Upload.prototype.remembered = function () {
@@ -83,6 +105,7 @@
         self.videoId = earlier.videoId;
         self.offset = Number(xhr.getResponseHeader("Upload-Offset"));
         self.progress(self.offset);
+        self.resuming = true;
         self.show("Resuming an earlier upload of this file at " + Math.floor(self.offset / self.file.size * 100) + "%.");
       }, function (xhr) {
         if (xhr.status >= 400 && xhr.status < 500) {
@@ -121,6 +144,7 @@
         self.measure(offset - self.offset, Date.now() - started);
         self.offset = offset;
         self.progress(offset);
+        if (self.resuming) { self.resuming = false; self.show(""); }
         return wait(Math.max(0, MIN_GAP_MS - (Date.now() - started)));
       });
   };
@@ -161,6 +185,7 @@
     if (this.xhr) { this.xhr.abort(); }
     this.button("Resume");
     this.show("Paused.");
+    this.showState("Upload paused at " + (this.percent || 0) + "% — choose Resume to go on.");
   };
 
   Upload.prototype.button = function (label) {
@@ -175,11 +200,13 @@
     this.progress(this.file.size);
     this.button("");
     this.show("Upload complete.");
-    refreshList(this.zone);
+    this.showState("Upload complete.");
+    this.refreshStatus();
   };
 
   Upload.prototype.fail = function (xhr) {
     this.running = false;
+    this.showState("Upload stopped at " + (this.percent || 0) + "%.");
     this.show("Upload failed: " + (xhr && xhr.status ? problem(xhr) : "the connection is lost."));
     this.button("Retry");
   };
@@ -189,14 +216,34 @@
     var panel = this.item.querySelector(".details");
     if (!this.videoId || panel.dataset.video === this.videoId || !window.htmx) { return; }
     panel.dataset.video = this.videoId;
-    window.htmx.ajax("GET", this.zone.dataset.details.replace("VIDEO_ID", this.videoId), { target: panel, swap: "innerHTML" });
+    // Each request from its own element: htmx queues one request per element and keeps only the last
+    // waiting one, so two panels loaded from the same element (the body, by default) lost one of them.
+    var self = this;
+    window.htmx.ajax("GET", this.zone.dataset.details.replace("VIDEO_ID", this.videoId),
+                     { source: panel, target: panel, swap: "innerHTML" })
+      .then(function () { if (self.running) { self.progress(self.offset); } });
   };
 
   function refreshList(zone) {
-    if (window.htmx && document.getElementById("video-list")) {
-      window.htmx.ajax("GET", zone.dataset.list, { target: "#video-list", swap: "outerHTML" });
+    var list = document.getElementById("video-list");
+    if (window.htmx && list) {
+      window.htmx.ajax("GET", zone.dataset.list, { source: list, target: list, swap: "outerHTML" });
     }
   }
+
+  function sending() {
+    var zone = document.querySelector("[data-uploader]");
+    return Boolean(zone && zone.wmUploads && zone.wmUploads.some(function (upload) { return upload.running; }));
+  }
+
+  // A boosted link or form navigates away; the studio's own htmx requests (details, polls, delete) do not.
+  function navigates(elt) {
+    var own = ["hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete"].some(function (name) { return elt.hasAttribute(name); });
+    return (elt.tagName === "A" || elt.tagName === "FORM") && !own && Boolean(elt.closest("[hx-boost=true]"));
+  }
+
+  var LEAVE_QUESTION = "Uploads are still running. If you leave this page they pause, and what you typed in " +
+    "their details is lost. Leave anyway?";
 
   function addUpload(zone, file) {
     var item = document.createElement("li");
@@ -246,13 +293,34 @@
   function teardown() {
     var zone = document.querySelector("[data-uploader]");
     if (!zone || !zone.wmUploads) { return; }
-    zone.wmUploads.forEach(function (upload) { if (upload.running) { upload.pause(); } });
+    zone.wmUploads.forEach(function (upload) {
+      if (!upload.running) { return; }
+      upload.pause();
+      // The snapshot keeps the rows but not the progress list and its Resume buttons.
+      upload.showState("Upload paused at " + (upload.percent || 0) + "% — choose the same file again to resume it.");
+    });
     zone.querySelector(".upload-list").textContent = "";
     zone.wmUploads = null;
   }
 
+  // Ask before leaving while files are being sent: full navigations get the browser's own question,
+  // boosted ones ours; staying loses nothing.
+  window.addEventListener("beforeunload", function (event) {
+    if (sending()) { event.preventDefault(); event.returnValue = ""; }
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!sending() || !navigates(event.detail.elt)) { return; }
+    event.preventDefault();
+    if (window.confirm(LEAVE_QUESTION)) { event.detail.issueRequest(true); }
+  });
+
   init();
   document.addEventListener("htmx:beforeHistorySave", teardown);
   document.addEventListener("htmx:afterSettle", init);
+  // A refreshed row or status line starts with the server's words; the uploads this page sends correct them.
+  document.addEventListener("htmx:afterSettle", function () {
+    var zone = document.querySelector("[data-uploader]");
+    (zone && zone.wmUploads || []).forEach(function (upload) { if (upload.running) { upload.progress(upload.offset); } });
+  });
   document.addEventListener("htmx:historyRestore", init);
 })();
