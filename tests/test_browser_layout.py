@@ -36,15 +36,6 @@ def long_words(app, clip_dir):
     return admin, public_id
 
 
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def test_a_200_character_title_fits_a_390_px_phone_everywhere(live_server, long_words, phone):
     admin, public_id = long_words
     phone.goto(live_server + "/")

@@ -14,15 +14,6 @@ from tests.fixtures.users import make_user
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def test_the_account_menu_closes_on_escape_and_on_a_click_outside(app, live_server, page):
     user = make_user(app, handle="menu_user")
     page.goto(live_server + "/")
