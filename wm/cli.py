@@ -88,6 +88,29 @@ def maintenance(task: str | None, list_tasks: bool) -> None:
 
 NGINX_RATES = {"auth": "10r/m", "api": "20r/s", "pages": "30r/s"}
 
+# The pages nginx answers with itself (the app may be the one refusing, or down): code -> (title, message).
+EDGE_PAGES = {
+    400: ("Bad request", "Your browser sent something this site cannot read. Go back and try again."),
+    403: ("Not allowed", "Only creators upload videos. Start your channel first, then try again."),
+    413: ("Too large", "That request is larger than this site takes. Videos go through the studio's uploader."),
+    429: ("Too many requests", "You are going a bit fast. Wait a minute, then try again."),
+    503: ("Back in a moment", "Weekmotion is restarting or under maintenance. Please try again shortly."),
+}
+
+
+def nginx_templates() -> Environment:
+    """The Jinja environment of the ``nginx/`` templates."""
+    return Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
+                       keep_trailing_newline=True)
+
+
+def write_edge_pages(folder: Path) -> None:
+    """Render nginx's own error pages (``EDGE_PAGES``) from one template into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    template = nginx_templates().get_template("edge_page.html.j2")
+    for code, (title, message) in EDGE_PAGES.items():
+        (folder / f"{code}.html").write_text(template.render(code=code, title=title, message=message))
+
 
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
@@ -97,13 +120,13 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
     from wm.storage import LocalStorage, storage
 
     store = storage()
-    env = Environment(loader=FileSystemLoader(ROOT / "nginx"), undefined=StrictUndefined,
-                      keep_trailing_newline=True)
+    env = nginx_templates()
     context = {
         "listen": listen,
         "upstream": upstream,
         "static_root": str(ROOT / "wm" / "static"),
         "prefix": str(prefix),
+        "edge_pages_root": str(prefix / "pages"),
         "run_as_root": os.geteuid() == 0,
         "rates": NGINX_RATES | (rates or {}),
         "storage_root": store.root if isinstance(store, LocalStorage) else None,
@@ -124,7 +147,8 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
 @click.option("--upstream", default="127.0.0.1:8001", show_default=True, help="Address gunicorn listens on.")
 @click.option("--standalone", is_flag=True, help="A whole nginx.conf (for 'nginx -c'), not a conf.d include.")
 @click.option("--prefix", type=click.Path(path_type=Path), default=None,
-              help="Folder for logs, pid and temp files of a standalone nginx [var/nginx].")
+              help="Folder for nginx's own error pages, and the logs, pid and temp files of a standalone "
+                   "nginx [var/nginx].")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
 @click.option("--rate", "rate_overrides", multiple=True, metavar="ZONE=RATE",
               help="Override a per-address request rate: auth (10r/m), api (20r/s) or pages (30r/s).")
@@ -143,6 +167,7 @@ def nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path | No
     if unknown or len(rates) != len(rate_overrides):
         raise click.BadParameter(f"use ZONE=RATE with ZONE one of {', '.join(NGINX_RATES)}", param_hint="--rate")
     text = render_nginx_config(listen, upstream, standalone, prefix, rates)
+    write_edge_pages(prefix / "pages")
     if out is None:
         click.echo(text, nl=False)
     else:
