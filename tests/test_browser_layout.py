@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.apps import PASSWORD
-from tests.fixtures.live import browser_log_in
+from tests.fixtures.live import browser_log_in, choose_files
 from tests.fixtures.media import make_clip, upload_file
 from tests.fixtures.users import make_user
 from wm.extensions import db
@@ -73,7 +73,7 @@ def test_an_uploads_details_form_fits_a_390_px_phone(app, live_server, phone, tm
     phone.goto(live_server + "/")
     browser_log_in(phone, creator.handle, PASSWORD)
     phone.goto(live_server + "/studio/")
-    phone.set_input_files("#files", str(file))
+    choose_files(phone, str(file))
     details = phone.locator(".upload-item form.details")
     title = details.get_by_label("Title")
     expect(title).to_be_visible()

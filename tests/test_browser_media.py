@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.fixtures.apps import PASSWORD
-from tests.fixtures.live import browser_log_in
+from tests.fixtures.live import browser_log_in, choose_files
 from tests.fixtures.media import SAMPLE, make_clip, publish_clip, upload_file
 from tests.fixtures.users import make_user
 from tests.fixtures.workers import run_burst
@@ -25,7 +25,7 @@ def test_upload_in_the_studio_then_play(app, live_server, page, worker_processes
     page.goto(live_server + "/")
     browser_log_in(page, creator.handle, PASSWORD)
     page.get_by_role("link", name="Studio").click()
-    page.set_input_files("#files", str(SAMPLE))
+    choose_files(page, str(SAMPLE))
     item = page.locator(".upload-item")
     expect(item.locator(".name")).to_have_text("bigbuckbunny.mp4")
     expect(item.locator(".message")).to_have_text("Upload complete.", timeout=30_000)
@@ -62,7 +62,7 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
         page.goto(live_server + "/")
         browser_log_in(page, creator.handle, PASSWORD)
         page.goto(live_server + "/studio/")
-        page.set_input_files("#files", str(big))
+        choose_files(page, str(big))
         item = page.locator(".upload-item")
         page.wait_for_function("() => document.querySelector('.upload-item progress.sent').value >= 5")
         item.get_by_role("button", name="Pause").click()
@@ -81,7 +81,7 @@ def test_uploads_pause_resume_and_survive_a_reload(app, live_server, page, tmp_p
         assert kept >= (shown - 5) / 100 * big.stat().st_size, "a pause loses at most the piece in flight"
 
         page.reload()
-        page.set_input_files("#files", str(big))
+        choose_files(page, str(big))
         item = page.locator(".upload-item")
         expect(item.locator(".message")).to_have_text("Upload complete.", timeout=60_000)
         with app.app_context():

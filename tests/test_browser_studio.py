@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.fixtures.apps import PASSWORD, REDIS_URL
 from tests.fixtures.edge import edge_stack
-from tests.fixtures.live import browser_log_in
+from tests.fixtures.live import browser_log_in, choose_files
 from tests.fixtures.media import make_clip
 from tests.fixtures.users import make_user
 from wm.extensions import db
@@ -36,7 +36,7 @@ def test_the_details_step_opens_beside_the_upload_and_publishes_before_the_encod
     page.goto(live_server + "/")
     browser_log_in(page, creator.handle, PASSWORD)
     page.get_by_role("link", name="Studio").click()
-    page.set_input_files("#files", str(clip))
+    choose_files(page, str(clip))
     item = page.locator(".upload-item")
     details = item.locator("form.details")
     expect(details.get_by_label("Title")).to_have_value("landscape-4")
@@ -64,7 +64,7 @@ def test_upload_pieces_follow_the_link_speed(app, live_server, page, tmp_path):
     browser_log_in(page, creator.handle, PASSWORD)
     page.goto(live_server + "/studio/")
     throttle_uploads(page, MIB)
-    page.set_input_files("#files", str(file))
+    choose_files(page, str(file))
     row = page.locator("#video-list tr", has_text="on-the-train")
     expect(row.locator(".upload-state")).to_contain_text("Uploading:")
     expect(page.get_by_text("Waiting for the upload")).to_have_count(0)
@@ -99,7 +99,7 @@ def test_behind_nginx_a_pause_and_reload_lose_only_seconds(app, mysql_url, page,
         browser_log_in(page, creator.handle, PASSWORD)
         page.goto(stack.edge + "/studio/")
         throttle_uploads(page, MIB)
-        page.set_input_files("#files", str(file))
+        choose_files(page, str(file))
         item = page.locator(".upload-item")
         page.wait_for_function("() => document.querySelector('.upload-item progress.sent').value >= 60", timeout=30_000)
         item.get_by_role("button", name="Pause").click()
@@ -110,7 +110,7 @@ def test_behind_nginx_a_pause_and_reload_lose_only_seconds(app, mysql_url, page,
         assert kept >= 3 * MIB and shown - kept <= 3.5 * MIB, f"kept {kept} of {shown} bytes sent"
 
         page.reload()
-        page.set_input_files("#files", str(file))
+        choose_files(page, str(file))
         expect(item.locator(".message")).to_have_text(f"Resuming an earlier upload of this file at "
                                                       f"{kept * 100 // (12 * MIB)}%.")
         expect(item.locator(".message")).to_have_text("Upload complete.", timeout=30_000)

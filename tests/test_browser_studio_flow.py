@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.apps import PASSWORD
-from tests.fixtures.live import browser_log_in
+from tests.fixtures.live import browser_log_in, choose_files
 from tests.fixtures.media import make_clip, upload_file
 from tests.fixtures.users import make_user
 from tests.test_browser_studio import throttle_uploads
@@ -36,7 +36,7 @@ def test_files_chosen_together_each_get_their_own_details_form(app, live_server,
         files.append(tmp_path / name)
         files[-1].write_bytes(os.urandom(MIB // 2))
     open_studio(page, live_server, creator.handle)
-    page.set_input_files("#files", [str(file) for file in files])
+    choose_files(page, [str(file) for file in files])
     for name in ("twoA", "twoB", "twoC"):
         item = page.locator(".upload-item", has_text=f"{name}.mp4")
         expect(item.locator("form.details").get_by_label("Title")).to_have_value(name)
@@ -47,7 +47,7 @@ def test_publishing_in_the_details_form_updates_the_row(app, live_server, page, 
     file = tmp_path / "row-clip.mp4"
     file.write_bytes(os.urandom(MIB))
     open_studio(page, live_server, creator.handle)
-    page.set_input_files("#files", str(file))
+    choose_files(page, str(file))
     item = page.locator(".upload-item")
     expect(item.locator(".message")).to_have_text("Upload complete.", timeout=30_000)
     row = page.locator("#video-list tr", has_text="row-clip")
@@ -82,13 +82,13 @@ def test_resuming_message_goes_away_and_status_follows_at_once(app, live_server,
     file.write_bytes(os.urandom(8 * MIB))
     open_studio(page, live_server, creator.handle)
     throttle_uploads(page, 2 * MIB)
-    page.set_input_files("#files", str(file))
+    choose_files(page, str(file))
     item = page.locator(".upload-item")
     page.wait_for_function("() => document.querySelector('.upload-item progress.sent').value >= 30", timeout=30_000)
     item.get_by_role("button", name="Pause").click()
     page.reload()
     throttle_uploads(page, 2 * MIB)
-    page.set_input_files("#files", str(file))
+    choose_files(page, str(file))
     expect(item.locator(".message")).to_contain_text("Resuming an earlier upload of this file at")
     page.wait_for_function("""() => {
         const item = document.querySelector('.upload-item');
@@ -109,7 +109,7 @@ def test_leaving_during_an_upload_asks_first_and_staying_loses_nothing(app, live
     file.write_bytes(os.urandom(16 * MIB))
     open_studio(page, live_server, creator.handle)
     throttle_uploads(page, MIB)
-    page.set_input_files("#files", str(file))
+    choose_files(page, str(file))
     item = page.locator(".upload-item")
     title = item.locator("form.details").get_by_label("Title")
     expect(title).to_have_value("long-one")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.apps import PASSWORD
-from tests.fixtures.live import browser_log_in
+from tests.fixtures.live import browser_log_in, choose_files
 from tests.fixtures.media import make_clip, publish_clip
 from tests.fixtures.users import make_user
 from wm.extensions import db
@@ -73,7 +73,7 @@ def test_feed_watch_and_studio_work_under_the_content_security_policy(app, live_
     creator = make_user(app, role="creator")
     browser_log_in(page, creator.handle, PASSWORD)
     page.get_by_role("link", name="Studio").click()
-    page.set_input_files("#files", str(make_clip(clip_dir, "tiny", 2)))
+    choose_files(page, str(make_clip(clip_dir, "tiny", 2)))
     expect(page.locator(".upload-item .message")).to_contain_text("Upload complete", timeout=30_000)
     page.get_by_role("link", name="Feed").click()
     expect(page.get_by_role("heading", name="Feed")).to_be_visible()

@@ -286,6 +286,7 @@
       zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.remove("dragging"); });
     });
     zone.addEventListener("drop", function (event) { add(event.dataTransfer.files); });
+    zone.setAttribute("data-ready", "");
   }
 
   // Leaving the studio stops its uploads (they resume when the same file is chosen again) and keeps
@@ -301,6 +302,7 @@
     });
     zone.querySelector(".upload-list").textContent = "";
     zone.wmUploads = null;
+    zone.removeAttribute("data-ready");
   }
 
   // Ask before leaving while files are being sent: full navigations get the browser's own question,
