@@ -17,6 +17,10 @@ PUBLIC_ENDPOINTS = {
     "accounts.register",
     "accounts.profile",
     "platform.health",
+    "api-docs.openapi_json",
+    "platform_api.auth_check",
+    "platform_api.docs",
+    "platform_api.problems",
 }
 
 

@@ -81,6 +81,8 @@ def from_env() -> dict:
         "WM_STORAGE_URL": env("WM_STORAGE_URL", f"file://{folder / 'storage'}"),
         "WM_PROXY_HOPS": int(env("WM_PROXY_HOPS", "1")),
         "WM_LOGIN_RATE_LIMIT": env("WM_LOGIN_RATE_LIMIT", "10 per minute"),
+        "WM_API_RATE_LIMIT": env("WM_API_RATE_LIMIT", "600 per minute"),
+        "WM_API_TOKEN_RATE_LIMIT": env("WM_API_TOKEN_RATE_LIMIT", "300 per minute"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MAX_CONTENT_LENGTH": int(env("WM_MAX_REQUEST_BYTES", str(16 * 1024 * 1024))),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},

@@ -189,19 +189,56 @@ ERROR_TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Too large",
+    415: "Unsupported media type",
     422: "Cannot process",
     429: "Too many requests",
     500: "Something went wrong",
 }
 
+# The API's problem types (RFC 9457): a stable ``type`` for each kind of refusal, described at /api/v1/problems.
+PROBLEM_TYPES = {
+    "bad-request": "The request is malformed: a header, parameter or body could not be read.",
+    "unauthorized": "No valid credentials: log in, or send Authorization: Bearer with a live access token.",
+    "invalid-token": "The bearer token is unknown, expired or revoked.",
+    "forbidden": "The caller is known but may not do this (role, ownership or membership).",
+    "insufficient-scope": "The access token lacks the scope this operation needs; create one that has it.",
+    "csrf": "A session request that changes state must carry the page's X-CSRFToken header.",
+    "not-found": "There is no such resource, or the caller may not know it exists.",
+    "method-not-allowed": "The resource does not answer this HTTP method; the Allow header lists those it does.",
+    "conflict": "The resource's current state does not allow this (e.g. publishing a video that is not ready).",
+    "too-large": "The request body is larger than this endpoint accepts.",
+    "unsupported-media-type": "The body's Content-Type is not one this endpoint reads (JSON: application/json).",
+    "validation": "The request was read but its values break the rules; ``errors`` names each field.",
+    "rate-limited": "Too many requests from this address or token; wait for Retry-After seconds.",
+    "server-error": "Something failed on the server; it has been logged.",
+    "unavailable": "A service the platform needs is down; try again shortly.",
+}
+STATUS_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                   405: "method-not-allowed", 409: "conflict", 413: "too-large", 415: "unsupported-media-type",
+                   422: "validation", 429: "rate-limited", 500: "server-error", 503: "unavailable"}
 
-def error_page(status: int, message: str) -> Response:
-    """An error page, whole or as a fragment that htmx swaps into the main area."""
-    title = ERROR_TITLES.get(status, "Error")
+
+def problem_type(slug: str) -> str:
+    """The ``type`` URI of a problem: its entry on the API's problem page."""
+    return f"/api/v1/problems#{slug}"
+
+
+def problem(status: int, detail: str, slug: str | None = None, **extra: Any) -> Response:
+    """An ``application/problem+json`` answer (RFC 9457)."""
+    slug = slug or STATUS_PROBLEMS.get(status, "bad-request" if status < 500 else "server-error")
+    body = {"type": problem_type(slug), "title": ERROR_TITLES.get(status, "Error"), "status": status,
+            "detail": detail, **extra}
+    response = make_response(body, status)
+    response.mimetype = "application/problem+json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(status: int, message: str, slug: str | None = None, **extra: Any) -> Response:
+    """An error page, whole or as a fragment that htmx swaps into the main area; a problem on API paths."""
     if request.path.startswith("/api/"):
-        response = make_response({"type": "about:blank", "title": title, "status": status, "detail": message}, status)
-        response.mimetype = "application/problem+json"
-        return response
+        return problem(status, message, slug, **extra)
+    title = ERROR_TITLES.get(status, "Error")
     response = render("errors/error.html", status=status, code=status, title=title, message=message)
     if wants_fragment():
         response.headers["HX-Retarget"] = "#main"
@@ -218,12 +255,19 @@ def register_error_handlers(app: Flask) -> None:
 
         if is_form_view(request.endpoint):
             return reshow_form(EXPIRED_MESSAGE, 400)
+        if request.path.startswith("/api/"):
+            return problem(403, f"Send the page's X-CSRFToken header with a session request ({exc.description}).",
+                           "csrf")
         return error_page(400, f"The form expired or was not sent from this site ({exc.description}). "
                                "Reload the page and try again.")
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
-        return error_page(exc.status, exc.message)
+        errors: dict[str, list[str]] = {}
+        for error in getattr(exc, "errors", [exc]):
+            if error.field:
+                errors.setdefault(error.field, []).append(error.message)
+        return error_page(exc.status, exc.message, **({"errors": errors} if errors else {}))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -231,7 +275,12 @@ def register_error_handlers(app: Flask) -> None:
             message = "You are going a bit fast. Wait a minute and try again."
         else:
             message = exc.description or ERROR_TITLES.get(exc.code or 500, "Error")
-        response = error_page(exc.code or 500, message)
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages")  # webargs' validation errors, by location and field
+        if errors and request.path.startswith("/api/"):
+            response = problem(exc.code or 400, "Some values are not valid: see errors.", errors=errors)
+        else:
+            response = error_page(exc.code or 500, message)
         allow = dict(exc.get_headers()).get("Allow")
         if allow:
             response.headers["Allow"] = allow

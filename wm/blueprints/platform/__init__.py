@@ -7,8 +7,9 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
+from wm.api import accepts_token, current_token
 from wm.extensions import limiter
-from wm.models.accounts import Role
+from wm.models.accounts import Role, Scope
 from wm.services.platform import health_report
 
 bp = Blueprint("platform", __name__)
@@ -51,8 +52,10 @@ def _refuse_non_creator() -> Response | None:
 
 @bp.get("/_edge/upload-gate")
 @limiter.exempt
+@accepts_token(Scope.upload)
 def upload_gate() -> Response:
-    """nginx's ``auth_request`` before it stores an upload body: 204 for a creator with a valid CSRF token."""
+    """nginx's ``auth_request`` before it stores an upload body: 204 for a creator with a valid CSRF token,
+    or with an access token of the upload scope (which needs no CSRF token: it is no ambient credential)."""
     has_body = request.headers.get("X-Original-Content-Length", "0") not in ("", "0") or bool(
         request.headers.get("X-Original-Transfer-Encoding"))
     if request.headers.get("X-Original-Method") == "OPTIONS" and not has_body:
@@ -60,6 +63,8 @@ def upload_gate() -> Response:
     refusal = _refuse_non_creator()
     if refusal is not None:
         return refusal
+    if current_token() is not None:
+        return _gate(204)
     try:
         validate_csrf(request.headers.get("X-CSRFToken", ""))
     except ValidationError as exc:
