@@ -208,6 +208,10 @@ def _authenticate() -> Response | None:
     return None
 
 
+class InvalidCursor(DomainError):
+    status = 422
+
+
 class Cursor:
     """Opaque, signed keyset cursors: a page starts after the last row of the one before, stable under inserts."""
 
@@ -229,7 +233,7 @@ class Cursor:
         if not isinstance(values, list) or len(values) != len(types) or not all(
                 isinstance(value, kind) and not isinstance(value, bool)
                 for value, kind in zip(values, types, strict=True)):
-            raise DomainError("The cursor is not one this API gave out; start again without it.", "cursor")
+            raise InvalidCursor("The cursor is not one this API gave out; start again without it.", "cursor")
         return tuple(values)
 
 

@@ -208,7 +208,7 @@ PROBLEM_TYPES = {
     "conflict": "The resource's current state does not allow this (e.g. publishing a video that is not ready).",
     "too-large": "The request body is larger than this endpoint accepts.",
     "unsupported-media-type": "The body's Content-Type is not one this endpoint reads (JSON: application/json).",
-    "validation": "The request was read but its values break the rules; ``errors`` names each field.",
+    "validation": "The request was read but its values break the rules; its errors member names each field.",
     "rate-limited": "Too many requests from this address or token; wait for Retry-After seconds.",
     "server-error": "Something failed on the server; it has been logged.",
     "unavailable": "A service the platform needs is down; try again shortly.",

@@ -59,7 +59,7 @@ def me():
             notice="GET /api/v1/whoami is deprecated and ends on 2027-06-01; use GET /api/v1/me.", link="/api/v1/docs")
 @bp.response(200, MeSchema)
 def whoami():
-    """The signed-in account: the early name of ``/me``, kept until its sunset."""
+    """The signed-in account: the early name of /me, kept until its sunset."""
     return _me()
 
 
