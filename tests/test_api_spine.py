@@ -6,27 +6,16 @@ from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
-from flask import Flask
 from markupsafe import escape
 
 from tests.fixtures.apps import csrf_token
-from tests.fixtures.users import log_in, make_user
+from tests.fixtures.users import bearer, log_in, make_user, token_for
 from wm.api import Cursor, InvalidCursor, deprecated
 from wm.extensions import db
 from wm.models.accounts import AccessToken
 from wm.models.base import utcnow
 from wm.services.accounts import tokens
 from wm.web import PROBLEM_TYPES
-
-
-def token_for(app: Flask, user, scopes=("read",), days: int = 30) -> str:
-    with app.app_context():
-        _, secret = tokens.create_token(db.session.merge(user), "test script", scopes, days)
-    return secret
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def assert_problem(response, status: int, slug: str) -> dict:

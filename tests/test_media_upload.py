@@ -11,17 +11,21 @@ from pathlib import Path
 
 import pytest
 import requests
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
+from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from tests.fixtures.apps import REDIS_URL
 from tests.fixtures.edge import edge_stack
 from tests.fixtures.media import WebSession, make_clip
-from tests.fixtures.users import make_user
+from tests.fixtures.users import bearer, make_user, token_for
 from wm.extensions import db, get_queue
-from wm.models.accounts import User
+from wm.models.accounts import Role, User
 from wm.models.base import utcnow
 from wm.models.media import Upload, Video, VideoState
+from wm.services import DomainError
+from wm.services.accounts import tokens
 from wm.services.media import upload as upload_service
 
 
@@ -64,6 +68,77 @@ def test_tuspy_upload_with_checksums_completes_and_queues_ingest(app, web_sessio
     with app.app_context():
         assert get_queue("high").count == 1
     assert hashlib.sha1(received_bytes(app, uploader.url)).digest() == hashlib.sha1(clip.read_bytes()).digest()
+
+
+def test_a_creators_upload_token_uploads_with_a_stock_tus_client_and_no_cookie_or_csrf_token(app, live_server,
+                                                                                              clip_dir):
+    creator = make_user(app, role="creator")
+    secret = token_for(app, creator, ("upload",))
+    clip = make_clip(clip_dir, "landscape")
+    client = TusClient(f"{live_server}/api/v1/uploads/", headers=bearer(secret))
+    uploader = client.uploader(str(clip), chunk_size=256 * 1024, upload_checksum=True,
+                               metadata={"filename": clip.name, "title": "From a script"})
+    uploader.upload()
+    video = video_of(app, uploader.url)
+    assert video.state is VideoState.processing and video.title == "From a script"
+    assert received_bytes(app, uploader.url) == clip.read_bytes()
+    head = requests.head(uploader.url, headers={**bearer(secret), "Tus-Resumable": "1.0.0"})
+    assert head.status_code == 200 and head.headers["X-Video-Id"] == video.public_id
+    assert "Set-Cookie" not in head.headers
+
+
+def tus_call(client, method: str, url: str, secret: str):
+    return client.open(url, method=method, data=b"abc" if method == "PATCH" else None, headers={
+        **bearer(secret), "Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream"})
+
+
+def test_a_token_without_the_upload_scope_gets_a_403_problem_on_every_tus_call(app, client):
+    creator = make_user(app, role="creator")
+    uploading, other = token_for(app, creator, ("upload",)), token_for(app, creator, ("read", "manage"))
+    url = tus_call(client, "POST", "/api/v1/uploads/", uploading).headers["Location"]
+    for method, target in (("POST", "/api/v1/uploads/"), ("HEAD", url), ("PATCH", url), ("DELETE", url)):
+        response = tus_call(client, method, target, other)
+        assert response.status_code == 403, method
+        assert response.mimetype == "application/problem+json" and response.headers["Tus-Resumable"] == "1.0.0"
+        assert 'error="insufficient_scope", scope="upload"' in response.headers["WWW-Authenticate"], method
+        if method != "HEAD":
+            assert response.json["type"] == "/api/v1/problems#insufficient-scope", method
+    assert client.options("/api/v1/uploads/", headers=bearer(other)).status_code == 204  # discovery is open
+    assert tus_call(client, "HEAD", url, uploading).headers["Upload-Offset"] == "0"  # nothing was written
+
+
+def test_only_a_creator_holds_an_upload_token(app, client):
+    viewer = make_user(app, role="viewer")
+    with app.app_context(), pytest.raises(DomainError, match="only these scopes: read"):
+        tokens.create_token(db.session.merge(viewer), "uploader", ["upload"], 30)
+    creator = make_user(app, role="creator")
+    secret = token_for(app, creator, ("upload",))
+    assert tus_call(client, "POST", "/api/v1/uploads/", secret).status_code == 201
+    with app.app_context():
+        db.session.get(User, creator.id).role = Role.viewer
+        db.session.commit()
+    refused = tus_call(client, "POST", "/api/v1/uploads/", secret)
+    assert refused.status_code == 403 and refused.json["type"] == "/api/v1/problems#insufficient-scope"
+
+
+def test_the_tus_endpoints_and_their_headers_are_in_the_openapi_document(client):
+    document = client.get("/api/v1/openapi.json").json
+    validate(document)
+    collection, item = document["paths"]["/api/v1/uploads/"], document["paths"]["/api/v1/uploads/{upload_id}"]
+    assert set(collection) == {"options", "post"} and set(item) >= {"head", "patch", "delete"}
+    assert set(collection["options"]["responses"]["204"]["headers"]) == {
+        "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm"}
+    created = collection["post"]["responses"]["201"]["headers"]
+    assert set(created) == {"Tus-Resumable", "Location", "Upload-Offset", "Upload-Expires", "X-Video-Id"}
+    sent = {parameter["name"] for parameter in collection["post"]["parameters"] if parameter["in"] == "header"}
+    assert sent == {"Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-Checksum"}
+    assert {"bearer": ["upload"]} in collection["post"]["security"]
+    patch = item["patch"]
+    assert list(patch["requestBody"]["content"]) == ["application/offset+octet-stream"]
+    assert {"Upload-Offset", "Upload-Checksum"} <= {parameter["name"] for parameter in patch["parameters"]}
+    assert {"204", "409", "410", "413", "460"} <= set(patch["responses"])
+    assert set(item["head"]["responses"]["200"]["headers"]) >= {"Upload-Offset", "Upload-Length", "X-Video-Id"}
 
 
 def test_an_interrupted_upload_resumes_from_its_offset(app, web_session, clip_dir):

@@ -188,11 +188,14 @@ ERROR_TITLES = {
     404: "Page not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Too large",
     415: "Unsupported media type",
     422: "Cannot process",
     429: "Too many requests",
+    460: "Checksum mismatch",
     500: "Something went wrong",
+    503: "Unavailable",
 }
 
 # The API's problem types (RFC 9457): a stable ``type`` for each kind of refusal, described at /api/v1/problems.
@@ -206,6 +209,8 @@ PROBLEM_TYPES = {
     "not-found": "There is no such resource, or the caller may not know it exists.",
     "method-not-allowed": "The resource does not answer this HTTP method; the Allow header lists those it does.",
     "conflict": "The resource's current state does not allow this (e.g. publishing a video that is not ready).",
+    "gone": "The resource existed but is no more (e.g. an unfinished upload past its Upload-Expires).",
+    "checksum-mismatch": "A tus chunk did not match its Upload-Checksum; it was dropped, so send it again.",
     "too-large": "The request body is larger than this endpoint accepts.",
     "unsupported-media-type": "The body's Content-Type is not one this endpoint reads (JSON: application/json).",
     "validation": "The request was read but its values break the rules; its errors member names each field.",
@@ -214,8 +219,9 @@ PROBLEM_TYPES = {
     "unavailable": "A service the platform needs is down; try again shortly.",
 }
 STATUS_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                   405: "method-not-allowed", 409: "conflict", 413: "too-large", 415: "unsupported-media-type",
-                   422: "validation", 429: "rate-limited", 500: "server-error", 503: "unavailable"}
+                   405: "method-not-allowed", 409: "conflict", 410: "gone", 413: "too-large",
+                   415: "unsupported-media-type", 422: "validation", 429: "rate-limited", 460: "checksum-mismatch",
+                   500: "server-error", 503: "unavailable"}
 
 
 def problem_type(slug: str) -> str:
@@ -223,12 +229,16 @@ def problem_type(slug: str) -> str:
     return f"/api/v1/problems#{slug}"
 
 
+def problem_body(status: int, detail: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The members of a problem (RFC 9457), for the app's answers and for nginx's own alike."""
+    slug = slug or STATUS_PROBLEMS.get(status, "bad-request" if status < 500 else "server-error")
+    return {"type": problem_type(slug), "title": ERROR_TITLES.get(status, "Error"), "status": status,
+            "detail": detail, **extra}
+
+
 def problem(status: int, detail: str, slug: str | None = None, **extra: Any) -> Response:
     """An ``application/problem+json`` answer (RFC 9457)."""
-    slug = slug or STATUS_PROBLEMS.get(status, "bad-request" if status < 500 else "server-error")
-    body = {"type": problem_type(slug), "title": ERROR_TITLES.get(status, "Error"), "status": status,
-            "detail": detail, **extra}
-    response = make_response(body, status)
+    response = make_response(problem_body(status, detail, slug, **extra), status)
     response.mimetype = "application/problem+json"
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -16,6 +16,6 @@ def register_blueprints(app: Flask) -> None:
     from wm.blueprints.platform.api import bp as platform_api
     from wm.blueprints.studio import bp as studio
 
-    for blueprint in (accounts, discovery, media, uploads, studio, governance, admin, platform):
+    for blueprint in (accounts, discovery, media, studio, governance, admin, platform):
         app.register_blueprint(blueprint)
-    init_api(app, [platform_api])
+    init_api(app, [platform_api, uploads])

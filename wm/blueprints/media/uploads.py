@@ -1,27 +1,77 @@
-"""The tus 1.0 resumable-upload API: core, creation, creation-with-upload, termination, checksum, expiration."""
+"""The tus 1.0 resumable-upload API: core, creation, creation-with-upload, termination, checksum, expiration.
+
+The tus headers are the protocol, so the views read them themselves (tus's own errors and messages); the
+decorators only describe them for the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import http
 import re
 from email.utils import format_datetime
+from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, request, url_for
+from flask import Response, current_app, make_response, request, url_for
 from flask_login import current_user
 
-from wm.models.accounts import Role
+from wm.api import PROBLEM_MIMETYPE, ProblemSchema, api_blueprint, requires
+from wm.models.accounts import Role, Scope
 from wm.services import DomainError
 from wm.services.media import upload as service
 from wm.validation import parse_int
-from wm.web import error_page, origin, role_required
+from wm.web import origin
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
-bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads")
+bp = api_blueprint("uploads", __name__, "Resumable uploads with tus 1.0 (https://tus.io/protocols/resumable-upload): "
+                                        "creation, creation-with-upload, termination, checksum (sha1), expiration. "
+                                        "Any tus client works; a token needs the upload scope.")
+
+
+def _header(description: str, **schema: Any) -> dict:
+    """A header of a request or answer, for the document."""
+    return {"description": description, "schema": {"type": "string"} | schema}
+
+
+COUNT = {"type": "integer", "minimum": 0}
+HEADERS = {
+    "Tus-Resumable": _header("The tus version spoken: always 1.0.0", enum=[TUS_VERSION]),
+    "Upload-Length": _header("The whole file's size in bytes", **COUNT),
+    "Upload-Offset": _header("How many bytes of the file the server holds", **COUNT),
+    "Upload-Metadata": _header("Comma-separated `key base64(value)` pairs; `filename` and `title` are used"),
+    "Upload-Checksum": _header("`sha1 base64(digest)` of this request's body: a body that does not match is "
+                               "dropped (460)"),
+    "Upload-Expires": _header("When an unfinished upload is removed (RFC 9110 date)"),
+    "Location": _header("The upload's URL, for HEAD, PATCH and DELETE"),
+    "X-Video-Id": _header("The public id of the video this upload becomes (`/api/v1/videos/{public_id}`, "
+                          "`/v/{public_id}`)"),
+}
+
+
+def _parameters(*names: str, optional: tuple[str, ...] = ()) -> list[dict]:
+    """Request headers, as OpenAPI parameters (required unless named in ``optional``)."""
+    return [{"in": "header", "name": name, "required": name not in optional, **HEADERS[name]}
+            for name in (*names, *optional)]
+
+
+def _answer(*names: str) -> dict:
+    """Headers of a successful answer: Tus-Resumable and ``names``."""
+    return {name: HEADERS[name] for name in ("Tus-Resumable", *names)}
+
+
+def _body(required: bool) -> dict:
+    return {"requestBody": {"required": required, "content": {OFFSET_TYPE: {"schema": {
+        "type": "string", "format": "binary"}}}}}
+
+
+def _refusals(*statuses: int) -> dict:
+    """The problem answers a view may give besides those of ``requires``."""
+    return {"responses": {status: http.HTTPStatus(status).name for status in statuses}}
 
 
 @bp.after_request
@@ -29,11 +79,6 @@ def tus_headers(response: Response) -> Response:
     response.headers["Tus-Resumable"] = TUS_VERSION
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-@bp.errorhandler(DomainError)
-def domain_error(exc: DomainError) -> Response:
-    return error_page(exc.status, exc.message)
 
 
 def _int_header(name: str) -> int:
@@ -64,6 +109,7 @@ def _offset_response(upload, status: int = 204) -> Response:
     response = make_response("", status)
     response.headers["Upload-Offset"] = str(upload.offset)
     response.headers["Upload-Expires"] = format_datetime(upload.expires_at, usegmt=True)
+    response.headers["X-Video-Id"] = upload.video.public_id
     return response
 
 
@@ -84,7 +130,14 @@ def _write_body(upload, offset: int, required: bool = True) -> None:
     service.append(upload, offset, body if body is not None else request.stream, length, checksum)
 
 
-@bp.route("/", methods=["OPTIONS"], provide_automatic_options=False)
+@bp.route("/uploads/", methods=["OPTIONS"], provide_automatic_options=False)
+@requires(None)
+@bp.response(204, description="The tus versions, extensions and limits of this server", headers={
+    "Tus-Version": _header("Protocol versions spoken", enum=[TUS_VERSION]),
+    "Tus-Extension": _header(f"Extensions: {EXTENSIONS}"),
+    "Tus-Max-Size": _header("The largest upload in bytes", **COUNT),
+    "Tus-Checksum-Algorithm": _header("Checksum algorithms of Upload-Checksum", enum=["sha1"]),
+})
 def options() -> Response:
     """What this tus server supports."""
     response = make_response("", 204)
@@ -94,8 +147,12 @@ def options() -> Response:
     return response
 
 
-@bp.post("/")
-@role_required(Role.creator)
+@bp.post("/uploads/")
+@requires(Scope.upload, Role.creator)
+@bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Length", optional=("Upload-Metadata", "Upload-Checksum")),
+        **_body(required=False), **_refusals(400, 413))
+@bp.response(201, description="The upload exists (and holds the body's bytes, if one came)",
+             headers=_answer("Location", "Upload-Offset", "Upload-Expires", "X-Video-Id"))
 def create() -> Response:
     """Create an upload (and, with a body, write its first bytes)."""
     _check_version()
@@ -105,12 +162,14 @@ def create() -> Response:
     _write_body(upload, 0, required=False)
     response = _offset_response(upload, 201)
     response.headers["Location"] = url_for("uploads.upload", upload_id=upload.id, _external=False)
-    response.headers["X-Video-Id"] = upload.video.public_id
     return response
 
 
-@bp.route("/<upload_id>", methods=["HEAD"])
-@role_required(Role.creator)
+@bp.route("/uploads/<upload_id>", methods=["HEAD"])
+@requires(Scope.upload, Role.creator)
+@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(404, 410))
+@bp.response(200, description="Where the upload stands (no body)",
+             headers=_answer("Upload-Offset", "Upload-Length", "Upload-Expires", "X-Video-Id"))
 def upload(upload_id: str) -> Response:
     """Where an upload stands."""
     _check_version()
@@ -120,18 +179,26 @@ def upload(upload_id: str) -> Response:
     return response
 
 
-@bp.patch("/<upload_id>")
-@role_required(Role.creator)
+@bp.patch("/uploads/<upload_id>")
+@requires(Scope.upload, Role.creator)
+@bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Offset", optional=("Upload-Checksum",)),
+        **_body(required=True), **_refusals(400, 404, 409, 410, 413))
+@bp.alt_response(460, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE,
+                 description="Checksum Mismatch: the body does not match Upload-Checksum, and was dropped")
+@bp.response(204, description="The bytes are stored", headers=_answer("Upload-Offset", "Upload-Expires",
+                                                                      "X-Video-Id"))
 def append(upload_id: str) -> Response:
-    """Append bytes at ``Upload-Offset``."""
+    """Append the body's bytes at Upload-Offset."""
     _check_version()
     upload = service.get(current_user, upload_id)
     _write_body(upload, _int_header("Upload-Offset"))
     return _offset_response(upload)
 
 
-@bp.delete("/<upload_id>")
-@role_required(Role.creator)
+@bp.delete("/uploads/<upload_id>")
+@requires(Scope.upload, Role.creator)
+@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(400, 404, 409, 410))
+@bp.response(204, description="The upload and its bytes are gone", headers=_answer())
 def terminate(upload_id: str) -> Response:
     """Abandon an upload."""
     _check_version()
