@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.register",
     "accounts.profile",
     "platform.health",
+    "platform.header_check",
     "api-docs.openapi_json",
     "platform_api.auth_check",
     "platform_api.docs",

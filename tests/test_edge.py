@@ -8,6 +8,7 @@ the test about it spends nginx's per-address login budget, and that test runs la
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import select
 import socket
@@ -24,7 +25,7 @@ from tests.fixtures.apps import REDIS_URL
 from tests.fixtures.edge import Stack, edge_stack, nginx_in_front
 from tests.fixtures.live import free_port
 from tests.fixtures.media import WebSession
-from tests.fixtures.users import make_user
+from tests.fixtures.users import bearer, make_user, token_for
 
 pytestmark = pytest.mark.edge
 
@@ -168,39 +169,65 @@ def test_nginx_serves_static_files_with_long_cache_headers(edge):
     assert "Server" not in headers or "gunicorn" not in headers["Server"]
 
 
+def assert_problem(status: int, headers: dict, body: bytes, expected: int, slug: str, name: str = "") -> dict:
+    """An answer is an RFC 9457 problem of the app's type ``slug``."""
+    assert status == expected, (name, body)
+    assert headers["Content-Type"] == "application/problem+json", name
+    problem = json.loads(body)
+    assert problem["type"] == f"/api/v1/problems#{slug}" and problem["status"] == expected, (name, problem)
+    assert problem["title"] and problem["detail"], name
+    return problem
+
+
 def test_upload_bodies_without_a_creator_and_csrf_token_are_refused_before_nginx_stores_them(app, edge, stack):
     viewer = WebSession(stack.web, make_user(app, role="viewer").handle)
     creator = WebSession(stack.web, make_user(app, role="creator").handle)
+    reading = token_for(app, make_user(app, role="creator"), ("read", "manage"))
+    viewers = token_for(app, make_user(app, role="viewer"))  # read: a viewer's token can hold nothing else
     upload_url = edge + "/api/v1/uploads/" + "0" * 32
     refusals = [
-        ("anonymous POST", edge + "/api/v1/uploads/", "POST", {"Upload-Length": str(ANNOUNCED)}, 401),
-        ("anonymous PATCH", upload_url, "PATCH", {"Upload-Offset": "0"}, 401),
-        ("viewer POST", edge + "/api/v1/uploads/", "POST", {**viewer.headers, "Upload-Length": "9"}, 403),
+        ("anonymous POST", edge + "/api/v1/uploads/", "POST", {"Upload-Length": str(ANNOUNCED)}, 401, "unauthorized"),
+        ("anonymous PATCH", upload_url, "PATCH", {"Upload-Offset": "0"}, 401, "unauthorized"),
+        ("viewer POST", edge + "/api/v1/uploads/", "POST", {**viewer.headers, "Upload-Length": "9"}, 403,
+         "forbidden"),
         ("creator without token", upload_url, "PATCH",
-         {"Cookie": creator.headers["Cookie"], "Upload-Offset": "0"}, 403),
+         {"Cookie": creator.headers["Cookie"], "Upload-Offset": "0"}, 403, "csrf"),
         ("creator, forged token", upload_url, "PATCH",
-         {**creator.headers, "X-CSRFToken": "forged", "Upload-Offset": "0"}, 403),
+         {**creator.headers, "X-CSRFToken": "forged", "Upload-Offset": "0"}, 403, "csrf"),
+        ("unknown access token", upload_url, "PATCH", {**bearer("wmpat_forged"), "Upload-Offset": "0"}, 401,
+         "invalid-token"),
+        ("token without the upload scope", upload_url, "PATCH", {**bearer(reading), "Upload-Offset": "0"}, 403,
+         "insufficient-scope"),
+        ("viewer's token", edge + "/api/v1/uploads/", "POST", {**bearer(viewers), "Upload-Length": "9"}, 403,
+         "insufficient-scope"),
     ]
-    for name, url, method, headers, expected in refusals:
+    for name, url, method, headers, expected, slug in refusals:
         status, response_headers, body = send_headers_only(url, method, headers)
-        assert status == expected, name
-        assert response_headers["Content-Type"] == "application/problem+json", name
-        assert b'"status":%d' % expected in body and b'"detail":"' in body, name
+        assert_problem(status, response_headers, body, expected, slug, name)
+        assert response_headers["Tus-Resumable"] == "1.0.0", name
+        if "Authorization" in headers:  # RFC 6750: what is wrong with the token
+            assert response_headers["WWW-Authenticate"].startswith('Bearer realm="weekmotion", error='), name
     assert list(incoming(stack).iterdir()) == []
     assert send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {})[0] == 401  # a body, even on OPTIONS
     assert send_headers_only(edge + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})[0] == 204
 
 
-def test_a_creators_upload_still_goes_through_nginx(app, edge, stack):
-    creator = WebSession(stack.web, make_user(app, role="creator").handle)
-    creator.base = edge
+@pytest.mark.parametrize("credential", ["session", "access token"])
+def test_a_creators_upload_still_goes_through_nginx(app, edge, stack, credential):
+    creator = make_user(app, role="creator")
+    if credential == "session":
+        session = WebSession(stack.web, creator.handle)
+        http, headers = session.http, session.headers
+    else:  # no cookie and no CSRF token: the token is all
+        http, headers = requests.Session(), {**bearer(token_for(app, creator, ("upload",))), "Tus-Resumable": "1.0.0"}
     body = b"\x00\x01" * 150_000
-    created = creator.http.post(f"{edge}/api/v1/uploads/", headers={**creator.headers, "Upload-Length": str(len(body))})
+    created = http.post(f"{edge}/api/v1/uploads/", headers={**headers, "Upload-Length": str(len(body))})
     assert created.status_code == 201, created.text
-    response = creator.http.patch(edge + created.headers["Location"], data=body, headers={
-        **creator.headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    response = http.patch(edge + created.headers["Location"], data=body, headers={
+        **headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     assert response.status_code == 204, response.text
     assert response.headers["Upload-Offset"] == str(len(body))
+    assert response.headers["X-Video-Id"] == created.headers["X-Video-Id"]
     assert list(incoming(stack).iterdir()) == []
 
 
@@ -222,9 +249,10 @@ def test_concurrent_upload_requests_per_address_are_capped(app, edge, stack):
         status = None
         while status != 429 and time.monotonic() < deadline:  # until nginx has counted all eight
             time.sleep(POLL)
-            status = send_headers_only(parts._replace(path="/api/v1/uploads/").geturl(), "OPTIONS",
-                                       {"Content-Length": "0"})[0]
-        assert status == 429
+            status, headers, body = send_headers_only(parts._replace(path="/api/v1/uploads/").geturl(), "OPTIONS",
+                                                      {"Content-Length": "0"})
+        assert_problem(status, headers, body, 429, "rate-limited")
+        assert headers["Retry-After"] == "60" and headers["Tus-Resumable"] == "1.0.0"
         log = (stack.var.parent / "nginx" / "logs" / "error.log").read_text()
         assert 'limiting connections by zone "wm_upload_conn"' in log  # the cap, not the request rate
     finally:
@@ -243,8 +271,8 @@ def test_anonymous_bodies_past_a_form_size_are_refused_before_nginx_stores_them(
         assert status == 413, path
         assert headers["Content-Type"].startswith("text/html") and b"Too large" in body, path
     status, headers, body = send_headers_only(edge + "/api/v1/videos", "POST", FORM_SIZED)
-    assert status == 413 and headers["Content-Type"] == "application/problem+json"
-    assert b'"status":413' in body
+    assert_problem(status, headers, body, 413, "too-large")
+    assert "Tus-Resumable" not in headers  # only tus answers say it
     bodies = stack.var.parent / "nginx" / "tmp" / "body"
     assert not bodies.exists() or list(bodies.iterdir()) == []
 
@@ -255,6 +283,11 @@ def test_one_address_holds_at_most_32_requests_open(edge, stack):
         assert status_within(lambda: fetch(edge + "/health")[0], 429) == 429
         log = (stack.var.parent / "nginx" / "logs" / "error.log").read_text()
         assert 'limiting connections by zone "wm_conn"' in log
+        status, headers, body = fetch(edge + "/api/v1/auth/check")
+        assert_problem(status, headers, body, 429, "rate-limited")
+        assert headers["Retry-After"] == "60"
+        status, headers, body = fetch(edge + "/")
+        assert status == 429 and headers["Content-Type"].startswith("text/html") and b"Too many requests" in body
     finally:
         for connection in held:
             connection.close()
@@ -283,24 +316,32 @@ def test_the_studio_form_upload_takes_its_16_mib_from_creators_only(app, edge, s
     assert status == 413 and b"Too large" in body
 
 
-@pytest.mark.parametrize("junk", [b"X-A: a\x01b\r\n", b"X-A: a\x7fb\r\n",
+@pytest.mark.parametrize("junk", [b"X-A: a\x01b\r\n", b"X-A: a\x7fb\r\n", b"Cookie: a\x01b\r\n",
                                   b"".join(b"X-%d: 1\r\n" % i for i in range(101))],
-                         ids=["control character", "DEL", "101 headers"])
-def test_headers_gunicorn_refuses_get_a_400_problem_on_the_upload_routes(edge, junk):
-    status, headers, body = raw_request(
-        edge, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + junk + b"\r\n")
-    assert status == 400 and header(headers, "Content-Type") == ["application/problem+json"]
-    assert b'"status":400' in body
+                         ids=["control character", "DEL", "in the cookie", "101 headers"])
+def test_headers_gunicorn_refuses_get_a_400_problem_on_every_api_path(edge, junk):
+    for request_line in (b"OPTIONS /api/v1/uploads/", b"PATCH /api/v1/uploads/" + b"0" * 32, b"GET /api/v1/me",
+                         b"GET /api/v1/openapi.json", b"DELETE /api/v1/no-such-thing"):
+        status, headers, body = raw_request(
+            edge, request_line + b" HTTP/1.1\r\nHost: edge\r\nContent-Length: 0\r\nConnection: close\r\n" + junk
+            + b"\r\n")
+        assert_problem(status, dict(headers), body, 400, "bad-request", request_line)
+    # Pages keep HTML: the studio's form through its gate (nginx's page), any other page as gunicorn words it.
     status, headers, body = raw_request(
         edge, b"POST /studio/upload HTTP/1.1\r\nHost: edge\r\nContent-Length: 0\r\nConnection: close\r\n" + junk
         + b"\r\n")
     assert status == 400 and header(headers, "Content-Type") == ["text/html"] and b"Bad request" in body
+    status, headers, _ = raw_request(edge, b"GET / HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + junk + b"\r\n")
+    assert status in (400, 431) and header(headers, "Content-Type") == ["text/html"]
 
 
-def test_with_gunicorn_down_the_upload_routes_answer_503(stack, tmp_path):
+def test_with_gunicorn_down_api_calls_get_a_503_problem_and_pages_the_maintenance_page(stack, tmp_path):
     with nginx_in_front(stack.env, f"127.0.0.1:{free_port()}", tmp_path / "nginx") as down:
         status, headers, body = send_headers_only(down + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})
-        assert status == 503 and headers["Content-Type"] == "application/problem+json", body
+        assert_problem(status, headers, body, 503, "unavailable")
+        assert headers["Tus-Resumable"] == "1.0.0"
+        status, headers, body = fetch(down + "/api/v1/me")
+        assert_problem(status, headers, body, 503, "unavailable")
         status, headers, body = fetch(down + "/")
         assert status == 503 and b"503" in body and headers["Content-Type"].startswith("text/html")
         status, headers, body = send_headers_only(down + "/studio/upload", "POST", {"Content-Length": "0"})
@@ -329,6 +370,8 @@ def test_answers_nginx_makes_itself_carry_the_security_headers_once(edge):
         "413 page": (413, b"POST / HTTP/1.1\r\nContent-Length: 16777216\r\n" + close),
         "upload gate 401": (401, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nContent-Length: 5\r\n" + close),
         "gate's 400": (400, b"OPTIONS /api/v1/uploads/ HTTP/1.1\r\nX-A: a\x01b\r\n" + close),
+        "api's 400": (400, b"GET /api/v1/me HTTP/1.1\r\nX-A: a\x01b\r\n" + close),
+        "api's 413": (413, b"POST /api/v1/me HTTP/1.1\r\nContent-Length: 16777216\r\n" + close),
         "nginx's 400": (400, b"GET / HTTP/1.1\r\nHost: a\r\n" + close),
         "nginx's redirect": (301, b"GET /api/v1/uploads HTTP/1.1\r\n" + close),
     }
@@ -340,6 +383,16 @@ def test_answers_nginx_makes_itself_carry_the_security_headers_once(edge):
         assert header(headers, "X-Frame-Options") == ["DENY"], name
     _, headers, _ = raw_request(edge, answers["static file"][1] + b"\r\n")
     assert "default-src 'none'" in header(headers, "Content-Security-Policy")[0]
+
+
+def test_a_burst_on_the_api_gets_a_429_problem_with_retry_after(edge):
+    """nginx's own request rate on the API (20/s, a burst of 40); it recovers before the next test."""
+    answers = [fetch(edge + "/api/v1/auth/check") for _ in range(60)]
+    assert answers[0][0] == 200
+    status, headers, body = next(answer for answer in answers if answer[0] == 429)
+    assert_problem(status, headers, body, 429, "rate-limited")
+    assert headers["Retry-After"] == "60" and headers["Cache-Control"] == "no-store"
+    assert status_within(lambda: fetch(edge + "/api/v1/auth/check")[0], 200) == 200
 
 
 def test_burst_on_the_login_page_gets_the_friendly_429(edge):

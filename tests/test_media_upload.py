@@ -421,5 +421,6 @@ def test_uploads_through_nginx_hand_over_buffered_chunks(app, mysql_url, tmp_pat
         assert received_bytes(app, url) == b"abc" and forged.exists()
         too_big = session.http.patch(url, data=b"x" * (1024 * 1024 + 1), headers={
             **session.headers, "Upload-Offset": "3", "Content-Type": "application/offset+octet-stream"})
-        assert too_big.status_code == 413
+        assert too_big.status_code == 413 and too_big.headers["Content-Type"] == "application/problem+json"
+        assert too_big.json()["type"] == "/api/v1/problems#too-large" and too_big.headers["Tus-Resumable"] == "1.0.0"
         assert session.http.head(url, headers=session.headers).headers["Upload-Offset"] == "3"

@@ -112,6 +112,20 @@ def write_edge_pages(folder: Path) -> None:
         (folder / f"{code}.html").write_text(template.render(code=code, title=title, message=message))
 
 
+def nginx_problem(status: int, detail: str, type_uri: str | None = None) -> str:
+    """A problem+json body in the app's terms (``wm.web.problem_body``), quoted for nginx's ``return``.
+
+    ``$name`` in ``detail`` or ``type_uri`` is an nginx variable: nginx writes its value in verbatim.
+    """
+    from wm.web import problem_body
+
+    body = problem_body(status, detail)
+    if type_uri is not None:
+        body["type"] = type_uri
+    text = json.dumps(body, separators=(",", ":"))
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
     """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
@@ -135,6 +149,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
         "upload_max_body": f"{math.ceil(max_patch_bytes() / 1024**2)}m",
         # The studio's form upload: a MiB past the app's limit, so that the app's 413 explains it.
         "form_max_body": f"{math.ceil(current_app.config['MAX_CONTENT_LENGTH'] / 1024**2) + 1}m",
+        "problem": nginx_problem,
     }
     server = env.get_template("weekmotion.conf.j2").render(**context)
     if not standalone:

@@ -1,16 +1,19 @@
-"""Platform operations: health, and the gate nginx asks before it takes an upload body."""
+"""Platform operations: health, and the gates nginx asks before it takes an upload body or an API call."""
 
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, Response, jsonify, make_response, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from wm.api import accepts_token, current_token
+from wm.api import PROBLEM_MIMETYPE, accepts_token, current_token
 from wm.extensions import limiter
 from wm.models.accounts import Role, Scope
 from wm.services.platform import health_report
+from wm.web import problem
 
 bp = Blueprint("platform", __name__)
 
@@ -33,20 +36,28 @@ def health() -> Response:
     return response, 200 if report["status"] == "ok" else 503
 
 
-def _gate(status: int, detail: str = "") -> Response:
-    response = make_response("", status)
-    if detail:
-        # nginx writes this into its JSON answer as it is: keep it to plain text.
-        response.headers["X-Gate-Detail"] = detail.replace('"', "'").replace("\\", "/")
+def _let_through() -> Response:
+    response = make_response("", 204)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_request
+def gate_refusal_headers(response: Response) -> Response:
+    """nginx's ``auth_request`` keeps a gate's status and headers only: a refusal's problem type and detail go
+    there too, for nginx's own problem+json answer (the detail JSON-escaped, as nginx writes it in verbatim)."""
+    if request.path.startswith("/_edge/") and response.mimetype == PROBLEM_MIMETYPE:
+        body = response.get_json()
+        response.headers["X-Gate-Type"] = body["type"]
+        response.headers["X-Gate-Detail"] = json.dumps(body["detail"])[1:-1]
     return response
 
 
 def _refuse_non_creator() -> Response | None:
     if not current_user.is_authenticated:
-        return _gate(401, "Log in first.")
+        return problem(401, "Log in first, or send Authorization: Bearer with an access token of the upload scope.")
     if not current_user.has_role(Role.creator):
-        return _gate(403, "Only creators upload videos.")
+        return problem(403, "Only creators upload videos.")
     return None
 
 
@@ -55,21 +66,34 @@ def _refuse_non_creator() -> Response | None:
 @accepts_token(Scope.upload)
 def upload_gate() -> Response:
     """nginx's ``auth_request`` before it stores an upload body: 204 for a creator with a valid CSRF token,
-    or with an access token of the upload scope (which needs no CSRF token: it is no ambient credential)."""
+    or with an access token of the upload scope (which needs no CSRF token: it is no ambient credential).
+
+    A bad token or one without that scope is refused before this runs (``wm.api``), in the same problem terms."""
     has_body = request.headers.get("X-Original-Content-Length", "0") not in ("", "0") or bool(
         request.headers.get("X-Original-Transfer-Encoding"))
     if request.headers.get("X-Original-Method") == "OPTIONS" and not has_body:
-        return _gate(204)  # tus discovery needs no account, as long as it brings nothing to store
+        return _let_through()  # tus discovery needs no account, as long as it brings nothing to store
     refusal = _refuse_non_creator()
     if refusal is not None:
         return refusal
     if current_token() is not None:
-        return _gate(204)
+        return _let_through()
     try:
         validate_csrf(request.headers.get("X-CSRFToken", ""))
     except ValidationError as exc:
-        return _gate(403, f"Send the page's X-CSRFToken header ({exc}).")
-    return _gate(204)
+        return problem(403, f"Send the page's X-CSRFToken header with a session request ({exc}).", "csrf")
+    return _let_through()
+
+
+@bp.get("/_edge/header-check")
+@limiter.exempt
+def header_check() -> Response:
+    """nginx's ``auth_request`` before any other API call, without its credentials (so it costs no lookup).
+
+    gunicorn refuses some headers that nginx passes on (control characters, more than 100 of them), with an
+    HTML page of its own, before the app sees the request: when it refuses this check, nginx answers the
+    call with a problem instead of sending it on."""
+    return _let_through()
 
 
 @bp.get("/_edge/form-upload-gate")
@@ -79,4 +103,4 @@ def form_upload_gate() -> Response:
 
     A form post carries its CSRF token in the body, which the app checks once nginx has taken it.
     """
-    return _refuse_non_creator() or _gate(204)
+    return _refuse_non_creator() or _let_through()
