@@ -335,6 +335,16 @@ def test_headers_gunicorn_refuses_get_a_400_problem_on_every_api_path(edge, junk
     assert status in (400, 431) and header(headers, "Content-Type") == ["text/html"]
 
 
+@pytest.mark.parametrize("junk", [b"Host: second\r\n", b"X-Big: " + b"a" * 9000 + b"\r\n"],
+                         ids=["a second Host", "a header past nginx's buffers"])
+def test_requests_nginx_cannot_read_get_a_400_problem_on_api_paths_and_the_page_elsewhere(edge, junk):
+    head = b" HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + junk + b"\r\n"
+    status, headers, body = raw_request(edge, b"GET /api/v1/me" + head)
+    assert_problem(status, dict(headers), body, 400, "bad-request")
+    status, headers, body = raw_request(edge, b"GET /" + head)
+    assert status == 400 and header(headers, "Content-Type") == ["text/html"] and b"Bad request" in body
+
+
 def test_with_gunicorn_down_api_calls_get_a_503_problem_and_pages_the_maintenance_page(stack, tmp_path):
     with nginx_in_front(stack.env, f"127.0.0.1:{free_port()}", tmp_path / "nginx") as down:
         status, headers, body = send_headers_only(down + "/api/v1/uploads/", "OPTIONS", {"Content-Length": "0"})
