@@ -85,17 +85,6 @@ def upload_gate() -> Response:
     return _let_through()
 
 
-@bp.get("/_edge/header-check")
-@limiter.exempt
-def header_check() -> Response:
-    """nginx's ``auth_request`` before any other API call, without its credentials (so it costs no lookup).
-
-    gunicorn refuses some headers that nginx passes on (control characters, more than 100 of them), with an
-    HTML page of its own, before the app sees the request: when it refuses this check, nginx answers the
-    call with a problem instead of sending it on."""
-    return _let_through()
-
-
 @bp.get("/_edge/form-upload-gate")
 @limiter.exempt
 def form_upload_gate() -> Response:
