@@ -39,7 +39,7 @@ EXTRA = ["1e309", "%", "½", str(2**64), str(-(2**63) - 1), "0", "1", "-0", "NaN
 QUERY_NAMES = ["page", "q", "next", "expires", "md5", "end", "v", "id", "limit", "offset"]
 FORM_NAMES = ["handle", "email", "password", "login", "remember", "next", "role", "tier", "title", "description",
               "visibility", "access_tier", "accept", "email-email", "email-current_password",
-              "password-current_password", "password-new_password"]
+              "password-current_password", "password-new_password", "name", "scopes", "days"]
 # Headers the sweep of paths, queries and forms leaves alone: hostile there, they would get every request refused
 # up front (tus version, deferred length, body type). The one-header-at-a-time sweep covers them.
 GATE_HEADERS = {"Tus-Resumable", "Upload-Defer-Length", "Content-Type"}
