@@ -19,6 +19,9 @@ PUBLIC_ENDPOINTS = {
     "platform.health",
     "api-docs.openapi_json",
     "platform_api.auth_check",
+    "platform_api.feed",
+    "platform_api.upload_status",
+    "platform_api.payment_status",
     "platform_api.docs",
     "platform_api.problems",
 }
