@@ -77,7 +77,7 @@ def test_create_see_once_copy_use_and_revoke_with_htmx(app, live_server, browser
         # Once: leave the page and come back; neither the page nor htmx's history cache has it any more.
         page.locator(".crumbs a").click()
         expect(page.get_by_role("heading", name="Account settings")).to_be_visible()
-        assert secret not in page.evaluate("JSON.stringify(window.localStorage)")
+        assert secret not in page.evaluate("JSON.stringify([window.sessionStorage, window.localStorage])")
         page.go_back()
         expect(page.get_by_role("heading", name="Access tokens", exact=True)).to_be_visible()
         row = page.locator("tr", has_text="browser script")
