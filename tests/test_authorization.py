@@ -113,6 +113,8 @@ START = Outcome("303 to /studio/start", (303,), location="/studio/start")
 TO_STUDIO = Outcome("303 to /studio/", (303,), location="/studio/")
 HOME = Outcome("302 to /", (302,), location="/")
 FEED = Outcome("303 to /", (303,), location="/")
+TO_TOKENS = Outcome("303 to /settings/tokens", (303,), location="/settings/tokens")
+UNAVAILABLE = Outcome("503 unavailable problem", (503,), problem="unavailable")
 SCOPE = Outcome("403 insufficient-scope problem", (403,), problem="insufficient-scope")
 
 
@@ -198,6 +200,11 @@ ROWS: list[dict[str, Any]] = [
     {"endpoint": "accounts.settings_password", "method": "POST", "kind": ACCOUNT_PAGE, "ok": SEE_OTHER,
      "isolated": True, "form": {"password-current_password": PASSWORD,
                                 "password-new_password": "a quite different passphrase 42"}},
+    {"endpoint": "accounts.settings_tokens", "kind": ACCOUNT_PAGE},
+    {"endpoint": "accounts.settings_token_create", "method": "POST", "kind": ACCOUNT_PAGE, "ok": TO_TOKENS,
+     "isolated": True, "form": {"name": "made by the matrix", "scopes": "read", "days": "30"}},
+    {"endpoint": "accounts.settings_token_revoke", "method": "POST", "kind": every(404) | {"anonymous": LOGIN},
+     "owner": TO_TOKENS, "public_id": "owner_token"},  # revoking a revoked token again changes nothing
     # Creator Studio
     {"endpoint": "studio.start", "kind": ACCOUNT_PAGE, "owner": TO_STUDIO, "other": TO_STUDIO, "admin": TO_STUDIO},
     {"endpoint": "studio.start", "method": "POST", "kind": ACCOUNT_PAGE, "ok": TO_STUDIO, "moderator": 400,
@@ -234,6 +241,10 @@ ROWS: list[dict[str, Any]] = [
     {"endpoint": "platform_api.docs", "kind": PUBLIC, "scope": None},
     {"endpoint": "platform_api.problems", "kind": PUBLIC, "scope": None},
     {"endpoint": "platform_api.auth_check", "kind": PUBLIC, "scope": None},
+    # Monitored by uptime checks: open to anyone; the matrix runs no encode worker, so uploads report down.
+    {"endpoint": "platform_api.feed", "kind": PUBLIC, "scope": None},
+    {"endpoint": "platform_api.upload_status", "kind": every(UNAVAILABLE), "scope": None},
+    {"endpoint": "platform_api.payment_status", "kind": PUBLIC, "scope": None},
     {"endpoint": "platform_api.me", "kind": ACCOUNT_API, "scope": Scope.read},
     {"endpoint": "platform_api.whoami", "kind": ACCOUNT_API, "scope": Scope.read},
     # tus uploads
@@ -436,6 +447,7 @@ class World:
         "poster_key": lambda world: f"published/{world.thing('published')}/v1/poster.jpg",
         "signed_poster": lambda world: media_url(world.thing("poster_key")),
         "upload": lambda world: upload_service.create(world.owner(), 4, {"filename": "matrix.mp4"}).id,
+        "owner_token": lambda world: tokens.create_token(world.owner(), "to revoke", [Scope.read], 30)[0].public_id,
         "viewer_account": lambda world: world.account("viewer"),
         "creator_account": lambda world: world.account("creator"),
     }

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
 from sqlalchemy import select
 
 from wm.extensions import db
-from wm.models.accounts import Role, User
+from wm.models.accounts import AccessToken, Role, User
 from wm.models.media import AccessTier, Video, VideoState, Visibility
 
 
@@ -33,8 +34,15 @@ def test_seed_demo_fills_a_lively_feed_once(app, burst_worker):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     assert first.output.count("password:") == 6 and "Demo videos uploaded: 8" in first.output
+    token = re.search(r'API access token of demo_creator \("demo script", read\+upload; shown once\): (wmpat_\S+)',
+                      first.output).group(1)
+    assert f'curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000/api/v1/me' in first.output
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "password:" not in second.output and "Demo videos" not in second.output
+    assert "wmpat_" not in second.output
+    me = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json["handle"] == "demo_creator"
+    assert me.json["token"]["scopes"] == ["read", "upload"]
     with app.app_context():
         users = {u.handle: u for u in db.session.scalars(select(User))}
         assert {"demo_admin", "demo_viewer"} <= set(users) and len(users) == 6
@@ -42,6 +50,8 @@ def test_seed_demo_fills_a_lively_feed_once(app, burst_worker):
         creators = {h for h, u in users.items() if u.role is Role.creator}
         assert len(creators) == 4 and all(users[h].display_name for h in creators)
         assert db.session.query(Video).count() == 8
+        assert [(t.name, t.user.handle) for t in db.session.scalars(select(AccessToken))] == [
+            ("demo script", "demo_creator")]
     burst_worker("general")
     burst_worker("encode")
     with app.app_context():

@@ -39,7 +39,7 @@ EXTRA = ["1e309", "%", "½", str(2**64), str(-(2**63) - 1), "0", "1", "-0", "NaN
 QUERY_NAMES = ["page", "q", "next", "expires", "md5", "end", "v", "id", "limit", "offset"]
 FORM_NAMES = ["handle", "email", "password", "login", "remember", "next", "role", "tier", "title", "description",
               "visibility", "access_tier", "accept", "email-email", "email-current_password",
-              "password-current_password", "password-new_password"]
+              "password-current_password", "password-new_password", "name", "scopes", "days"]
 # Headers the sweep of paths, queries and forms leaves alone: hostile there, they would get every request refused
 # up front (tus version, deferred length, body type). The one-header-at-a-time sweep covers them.
 GATE_HEADERS = {"Tus-Resumable", "Upload-Defer-Length", "Content-Type"}
@@ -49,6 +49,8 @@ HEADER_NAMES = ["Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Che
                 "Range", "If-Modified-Since", "If-None-Match", "Accept-Language", "X-Forwarded-For"]
 
 ROLES = ["anonymous", "viewer", "creator", "admin"]
+# A monitored endpoint's 503 is its answer, not a crash: the test stack runs no encode worker.
+UNAVAILABLE_IS_AN_ANSWER = {"platform_api.upload_status"}
 
 
 def header_value(value: str) -> str:
@@ -83,7 +85,9 @@ def send(client: FlaskClient, method: str, path: str, query: str = "", form: dic
     return response.status_code
 
 
-def is_5xx(status: int | str) -> bool:
+def is_5xx(status: int | str, endpoint: str) -> bool:
+    if status == 503 and endpoint in UNAVAILABLE_IS_AN_ANSWER:
+        return False
     return isinstance(status, str) or status >= 500
 
 
@@ -146,9 +150,9 @@ def sweep(client: FlaskClient, app: Flask, token: str, real: list[str], role: st
     """Every route and method with each hostile value in every slot; the 5xx answers found."""
     found = []
 
-    def check(method: str, path: str, query: str, form: dict | None, headers: dict, what: str) -> None:
+    def check(rule, method: str, path: str, query: str, form: dict | None, headers: dict, what: str) -> None:
         status = send(client, method, path, query, form, headers)
-        if is_5xx(status):
+        if is_5xx(status, rule.endpoint):
             found.append(f"{role} {method} {path[:80]!r} {what[:60]!r}: {status}")
 
     for rule, method in routes(app):
@@ -160,13 +164,13 @@ def sweep(client: FlaskClient, app: Flask, token: str, real: list[str], role: st
             # A real id in the path lets hostile query, form and header values reach the code behind the lookup.
             tries += [(value, path_value) for path_value in real for value in HOSTILE[:3]]
         for value, path_value in tries:
-            check(method, *hostile_request(rule, method, value, token, keep_session, path_value), what=value)
+            check(rule, method, *hostile_request(rule, method, value, token, keep_session, path_value), what=value)
         if method != "GET":
             # Requests that write: one hostile header at a time on a real object, so no other check answers first.
             path = reachable_path(client, rule, method, real, token, keep_session)
             # "²" passes str.isdigit() and fails int(); the other values reach every header in the sweep above.
             for name in HEADER_NAMES:
-                check(method, path, "", benign_form(method, token, keep_session),
+                check(rule, method, path, "", benign_form(method, token, keep_session),
                       {**benign_headers(token, keep_session), name: "²"}, what=f"{name}: ²")
     return found
 
@@ -199,7 +203,7 @@ def test_hostile_input_on_every_route_is_never_a_5xx(app, fuzz_client, request):
         query_string = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in query.items())
         body = form if method not in ("GET", "HEAD", "OPTIONS") else None
         status = send(client, method, path_for(rule, path_value), query_string, body, headers)
-        assert not is_5xx(status), f"{role} {method} {path_for(rule, path_value)!r}: {status}"
+        assert not is_5xx(status, rule.endpoint), f"{role} {method} {path_for(rule, path_value)!r}: {status}"
 
     explore()
     if role != "anonymous":

@@ -18,7 +18,10 @@ operations' examples use.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -35,6 +38,7 @@ from tests.fixtures.apps import REDIS_URL, app_config, reset_state
 from tests.fixtures.edge import gunicorn_server, stack_env
 from tests.fixtures.media import WebSession
 from tests.fixtures.users import make_user
+from tests.fixtures.workers import start_worker
 from wm import create_app
 from wm.extensions import db
 from wm.models.accounts import Scope, User
@@ -93,9 +97,15 @@ def live(_mysql_app, mysql_url, tmp_path_factory) -> Iterator[Live]:
     env = stack_env(mysql_url, REDIS_URL, tmp_path_factory.mktemp("schemathesis"),
                     dict.fromkeys(("WM_LOGIN_RATE_LIMIT", "WM_API_RATE_LIMIT", "WM_API_TOKEN_RATE_LIMIT"),
                                   "100000 per minute"))
+    # An encode worker, so that /api/v1/upload/status reports up (it answers 503 without one).
+    encode_worker = start_worker(env, "encode")
     with gunicorn_server(env) as base:
         assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).json() == DOCUMENT, \
             "gunicorn serves another document than the one the tests were collected from"
+        deadline = time.monotonic() + 30
+        while requests.get(f"{base}/api/v1/upload/status", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the encode worker never registered"
+            time.sleep(0.2)
         creator = make_user(_mysql_app, role="creator")
         live = Live(base, _mysql_app, creator)
         web = WebSession(base, creator.handle)
@@ -105,6 +115,8 @@ def live(_mysql_app, mysql_url, tmp_path_factory) -> Iterator[Live]:
             secret = tokens.create_token(db.session.get(User, creator.id), "schemathesis", list(Scope), 7)[1]
         live.credentials["token"] = {"cookies": {}, "headers": {"Authorization": f"Bearer {secret}"}}
         yield live
+    os.killpg(encode_worker.pid, signal.SIGTERM)
+    encode_worker.wait(30)
     reset_state(_mysql_app)
 
 

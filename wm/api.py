@@ -89,8 +89,34 @@ def _token_key() -> str:
 
 
 def current_token() -> AccessToken | None:
-    """The access token this request came with (None for a session or an anonymous request)."""
-    return g.get("api_token")
+    """The live access token this request came with (None for a session, an anonymous request or a bad token).
+
+    Read on first use: the rate limiter asks for it (per-token limits) before ``_authenticate`` runs.
+    """
+    bearer = _bearer()
+    return bearer if isinstance(bearer, AccessToken) else None
+
+
+def _bearer() -> AccessToken | Response | None:
+    """The request's bearer token, or the 401 problem it earns, or None without one; worked out once a request."""
+    if "wm_bearer" not in g:
+        g.wm_bearer = _read_bearer()
+    return g.wm_bearer
+
+
+def _read_bearer() -> AccessToken | Response | None:
+    header = request.headers.get("Authorization")
+    if header is None or not request.path.startswith(TOKEN_PATHS):
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return _unauthenticated()
+    try:
+        return tokens.authenticate_token(secret.strip(), origin())
+    except DomainError as exc:
+        response = problem(401, exc.message, "invalid-token")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="weekmotion", error="invalid_token"'
+        return response
 
 
 def token_scopes() -> frozenset[Scope]:
@@ -177,23 +203,17 @@ def _unauthenticated() -> Response:
 
 def _authenticate() -> Response | None:
     """Read a bearer token on API paths; check CSRF for everything else; refuse a token where it has no use."""
-    header = request.headers.get("Authorization")
-    if header is None or not request.path.startswith(TOKEN_PATHS):
+    token = _bearer()
+    if token is None:
         # A forged request only matters when it carries someone's session: an anonymous API call gets its 401.
         if not request.path.startswith(PREFIX + "/") or current_user.is_authenticated:
             csrf.protect(apply_exemptions=True)
         return None
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        return _unauthenticated()
-    try:
-        token = tokens.authenticate_token(secret.strip(), origin())
-    except DomainError as exc:
-        response = problem(401, exc.message, "invalid-token")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="weekmotion", error="invalid_token"'
-        return response
-    g.api_token = token
-    g._login_user = token.user  # Flask-Login's current_user for this request only; the session is not touched
+    if isinstance(token, Response):
+        return token
+    # Flask-Login's current_user for this request only (set here, after a remember-me cookie may have signed its
+    # device in, so the token's user wins); the session is not touched.
+    g._login_user = token.user
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:
         return None  # 404 or 405 follows

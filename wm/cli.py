@@ -214,18 +214,25 @@ def edge(ctx: click.Context, listen: str, upstream: str) -> None:
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
-    """Create the demo accounts and a small feed of demo videos (cut from the sample); passwords are printed once."""
-    from wm.services.demo import seed
+    """Create the demo accounts, an API token and a small feed of demo videos (cut from the sample); passwords and
+    the token are printed once."""
+    from wm.services.demo import TOKEN_NAME, TOKEN_OWNER, TOKEN_SCOPES, seed
 
-    accounts, videos = seed()
-    if not accounts:
+    seeded = seed()
+    if not seeded.accounts:
         click.echo("Demo accounts exist already (their passwords were printed when they were made).")
     else:
         click.echo("Demo accounts (shown once; keep them):")
-        for handle, role, password in accounts:
+        for handle, role, password in seeded.accounts:
             click.echo(f"  {role:8} login: {handle:14} password: {password}")
-    if videos:
-        click.echo(f"Demo videos uploaded: {len(videos)}; they appear in the feed once the workers have encoded them.")
+    if seeded.token:
+        scopes = "+".join(TOKEN_SCOPES)
+        click.echo(f"API access token of {TOKEN_OWNER} (\"{TOKEN_NAME}\", {scopes}; shown once): {seeded.token}")
+        click.echo(f"  try: curl -H \"Authorization: Bearer {seeded.token}\" "
+                   f"{current_app.config['WM_PUBLIC_URL']}/api/v1/me")
+    if seeded.videos:
+        click.echo(f"Demo videos uploaded: {len(seeded.videos)}; they appear in the feed once the workers have encoded "
+                   "them.")
 
 
 def main() -> None:

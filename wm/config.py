@@ -109,6 +109,7 @@ def from_env() -> dict:
         "WM_MAX_UPLOAD_BYTES": int(env("WM_MAX_UPLOAD_BYTES", str(8 * 1024**3))),
         "WM_UPLOAD_CHUNK_BYTES": int(env("WM_UPLOAD_CHUNK_BYTES", str(32 * 1024**2))),
         "WM_UPLOAD_EXPIRY_HOURS": int(env("WM_UPLOAD_EXPIRY_HOURS", "24")),
+        "WM_UPLOAD_MIN_FREE_BYTES": int(env("WM_UPLOAD_MIN_FREE_BYTES", str(1024**3))),
         "WM_CREATOR_QUOTA_BYTES": int(env("WM_CREATOR_QUOTA_BYTES", str(50 * 1024**3))),
         "WM_MAX_SOURCE_PIXELS": env("WM_MAX_SOURCE_PIXELS", "4096x4096"),
         "WM_MAX_SOURCE_SECONDS": float(env("WM_MAX_SOURCE_SECONDS", str(4 * 3600))),

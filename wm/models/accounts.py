@@ -108,3 +108,9 @@ class AccessToken(db.Model):
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
+
+    def state(self, now: datetime) -> str:
+        """``active``, ``expired`` or ``revoked``, as the settings page shows it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.expires_at > now else "expired"

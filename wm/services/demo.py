@@ -1,4 +1,5 @@
-"""Demo data for `make run`: a few creators and videos of different lengths, all cut from the bundled sample.
+"""Demo data for `make run`: a few creators and videos of different lengths, all cut from the bundled sample, and
+an access token for demo_creator so the API can be tried from the command line at once.
 
 The clips are made with ffmpeg filters at 640x360 with a keyframe every 2 s, so the encode pipeline keeps
 their video as the top rung (its copy path) and encodes only the 240p rung: seeding stays quick.
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from wm.config import ROOT
 from wm.extensions import db
-from wm.models.accounts import Role, User
+from wm.models.accounts import Role, Scope, User
+from wm.models.base import utcnow
 from wm.services import NotFound
-from wm.services.accounts import get_by_handle, register
+from wm.services.accounts import get_by_handle, register, tokens
 from wm.services.media import list_own_videos, update_details
 from wm.services.media.upload import upload_whole_file
 
@@ -54,6 +56,10 @@ ACCOUNTS = (
     DemoAccount("rita_rewinds", Role.creator, "Rita Rewinds"),
     DemoAccount("closeup_carl", Role.creator, "Carl's Close-ups"),
 )
+TOKEN_OWNER = "demo_creator"
+TOKEN_NAME = "demo script"
+TOKEN_SCOPES = (Scope.read, Scope.upload)
+TOKEN_DAYS = 365
 
 VIDEOS = (
     DemoVideo("demo_creator", "Big Buck Bunny (demo)", CREDIT, "sample"),
@@ -111,13 +117,32 @@ def ensure_account(account: DemoAccount) -> tuple[User, str | None]:
         return user, password
 
 
-def seed() -> tuple[list[tuple[str, str, str]], list[str]]:
-    """Create the missing demo accounts and videos: ([(handle, role, password)], [public ids]). Idempotent."""
+def ensure_token(user: User) -> str | None:
+    """The secret of a new "demo script" token of ``user``, or None when a live one exists already."""
+    now = utcnow()
+    if any(token.name == TOKEN_NAME and token.is_active(now) for token in tokens.list_tokens(user)):
+        return None
+    _, secret = tokens.create_token(user, TOKEN_NAME, TOKEN_SCOPES, TOKEN_DAYS)
+    return secret
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What a seeding run made: new accounts (handle, role, password), a new token's secret, new videos."""
+
+    accounts: list[tuple[str, str, str]]
+    token: str | None
+    videos: list[str]
+
+
+def seed() -> Seeded:
+    """Create the missing demo accounts, demo_creator's token and the demo videos. Idempotent."""
     accounts = []
     for account in ACCOUNTS:
         _, password = ensure_account(account)
         if password:
             accounts.append((account.handle, account.role.value, password))
+    token = ensure_token(get_by_handle(TOKEN_OWNER))
     videos = []
     with tempfile.TemporaryDirectory(prefix="wm-demo-") as tmp:
         for demo in VIDEOS:
@@ -128,4 +153,4 @@ def seed() -> tuple[list[tuple[str, str, str]], list[str]]:
             description = demo.description if demo.recipe == "sample" else f"{demo.description}\n\n{CREDIT}"
             update_details(owner, video.public_id, demo.title, description, "published", demo.tier)
             videos.append(video.public_id)
-    return accounts, videos
+    return Seeded(accounts, token, videos)

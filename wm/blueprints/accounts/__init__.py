@@ -1,4 +1,4 @@
-"""Accounts pages: register, log in and out, settings, public profiles."""
+"""Accounts pages: register, log in and out, settings (with access tokens), public profiles."""
 
 from __future__ import annotations
 
@@ -12,19 +12,24 @@ from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from wm.blueprints.accounts.forms import EmailForm, LoginForm, LogoutForm, PasswordForm, RegisterForm
+from wm.blueprints.accounts.forms import EmailForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, TokenForm
 from wm.extensions import limiter
 from wm.forms import form_view, render_form, reshow_form, submit
 from wm.models.accounts import User
+from wm.models.base import utcnow
 from wm.services import accounts as service
 from wm.services import media
-from wm.web import login_required, origin, redirect_to, redirect_url, render
+from wm.services.accounts import tokens
+from wm.web import login_required, origin, redirect_to, redirect_url, render, wants_fragment
 
 bp = Blueprint("accounts", __name__)
 
 DEVICE_COOKIE = "wm_device"
 DEVICE_COOKIE_SECONDS = 180 * 24 * 3600
 DEVICE_ACCOUNTS = 5
+TOKEN_CREATE_RATE_LIMIT = "10 per hour"
+# The session holds a new token's secret only from its creation to the page that shows it (and pops it).
+NEW_TOKEN_KEY = "wm_new_token"
 
 
 def auth_rate_limit() -> str:
@@ -245,6 +250,60 @@ def settings_password() -> Response:
         return response
     return render_form("accounts/settings.html", form, block="password_form", name="password_form",
                        email_form=EmailForm(formdata=None, prefix="email"), password_hint=service.PASSWORD_HINT)
+
+
+def row_context() -> dict:
+    """What a row of the token list needs besides its token: the time, and the scopes the account may use now."""
+    return {"now": utcnow(), "allowed": set(tokens.scopes_for(current_user)), "expiring_soon": tokens.is_expiring_soon}
+
+
+def token_rows() -> dict:
+    """The token list and what its rows need."""
+    return {"tokens": tokens.list_tokens(current_user), **row_context()}
+
+
+def token_form() -> TokenForm:
+    """The new-token form, with a checkbox for each scope this account may give."""
+    form = TokenForm()
+    form.offer_scopes(tokens.scopes_for(current_user))
+    return form
+
+
+@bp.get("/settings/tokens")
+@login_required
+def settings_tokens() -> Response:
+    """Personal access tokens for the API: make one (its secret shows this once), see them all, revoke one."""
+    response = render("accounts/tokens.html", form=token_form(), new_token=session.pop(NEW_TOKEN_KEY, None),
+                      **token_rows())
+    response.headers["Cache-Control"] = "no-store"  # the page may hold a secret: no cache keeps a copy
+    return response
+
+
+@bp.post("/settings/tokens")
+@form_view
+@login_required
+@limiter.limit(TOKEN_CREATE_RATE_LIMIT, key_func=lambda: f"tokens:{current_user.id}")
+def settings_token_create() -> Response:
+    """Make a token, then show its secret once on the tokens page."""
+    form = token_form()
+    result = submit(form, lambda: tokens.create_token(current_user, form.name.data, form.scopes.data or [],
+                                                      form.days.data, origin=origin()))
+    if result.ok and result.value is not None:
+        token, secret = result.value
+        session[NEW_TOKEN_KEY] = {"id": token.public_id, "name": token.name, "secret": secret}
+        return redirect_to("accounts.settings_tokens")
+    return render_form("accounts/tokens.html", form, block="token_form", new_token=None, **token_rows())
+
+
+@bp.post("/settings/tokens/<public_id>/revoke")
+@login_required
+def settings_token_revoke(public_id: str) -> Response:
+    """Revoke one of your tokens at once: htmx swaps its row, a plain post comes back to the list."""
+    token = tokens.revoke_token(current_user, public_id, origin=origin())
+    if wants_fragment():
+        return render("accounts/_token_row.html", block=None, token=token, new_token=None, **row_context())
+    flash(f"The token “{token.name}” is revoked: anything still using it is refused from now on.", "success")
+    return redirect_to("accounts.settings_tokens")
 
 
 @bp.get("/@<handle>")

@@ -1,8 +1,20 @@
 """Account forms (Flask-WTF: each carries its CSRF token)."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from wm.services.accounts.tokens import EXPIRY_DAYS, SCOPE_TITLES
+from wm.validation import int_or_none
 
 
 class RegisterForm(FlaskForm):
@@ -30,3 +42,23 @@ class EmailForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+
+
+def _days(value: object) -> int:
+    # Anything but a plain number becomes 0, which the tokens service refuses with the choices it takes.
+    return int_or_none(str(value), maximum=max(EXPIRY_DAYS)) or 0
+
+
+class TokenForm(FlaskForm):
+    """A new personal access token. Only the choices are set here: the tokens service checks every value (the
+    scopes against what the account may give) and reports all problems at once."""
+
+    name = StringField("Name", description="What uses it, e.g. “upload script on my laptop”")
+    scopes = SelectMultipleField("Scopes", default=["read"], validate_choice=False,
+                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    days = SelectField("Expires after", choices=[SelectChoice(days, f"{days} days") for days in EXPIRY_DAYS],
+                       default=30, coerce=_days, validate_choice=False)
+
+    def offer_scopes(self, scopes: list) -> None:
+        """Show a checkbox for each of ``scopes``: those the account may give."""
+        self.scopes.choices = [SelectChoice(str(scope), SCOPE_TITLES[scope]) for scope in scopes]

@@ -18,7 +18,8 @@ from wm.web import problem
 bp = Blueprint("platform", __name__)
 
 
-def _viewer_is_admin() -> bool:
+def viewer_is_admin() -> bool:
+    """True for a signed-in admin; False also when the account cannot be loaded (the database may be down)."""
     try:
         return bool(current_user.is_authenticated and current_user.has_role(Role.admin))
     except Exception:  # loading the user needs the database, which may be what is down
@@ -30,7 +31,7 @@ def _viewer_is_admin() -> bool:
 def health() -> Response:
     """Health of the database and Redis, 503 when either is down; the details only for admins."""
     report = health_report()
-    body = report if _viewer_is_admin() else {"status": report["status"]}
+    body = report if viewer_is_admin() else {"status": report["status"]}
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response, 200 if report["status"] == "ok" else 503

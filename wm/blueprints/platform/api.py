@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from functools import wraps
+from typing import Any
 
 import marshmallow as ma
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask_login import current_user
 
-from wm.api import api_blueprint, current_token, deprecated, requires, token_scopes
+from wm.api import PROBLEM_MIMETYPE, ProblemSchema, api_blueprint, current_token, deprecated, requires, token_scopes
+from wm.blueprints.platform import viewer_is_admin
 from wm.models.accounts import Scope
-from wm.web import PROBLEM_TYPES, render
+from wm.services import platform
+from wm.web import PROBLEM_TYPES, problem, render
 
 bp = api_blueprint("platform_api", __name__, "Who is calling, and the endpoints uptime checks poll.")
 
@@ -69,8 +74,21 @@ class AuthCheckSchema(ma.Schema):
     scopes = ma.fields.List(ma.fields.String(), required=True)
 
 
+def no_store(view: Callable) -> Callable:
+    """``Cache-Control: no-store`` on every answer of a monitored endpoint: a poll must reach the app."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        response = current_app.make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
+
+
 @bp.get("/auth/check")
 @requires(None)
+@no_store
 @bp.response(200, AuthCheckSchema)
 def auth_check():
     """Whether the request's credentials work (monitored: it loads the session or token as every call does)."""
@@ -96,3 +114,105 @@ def docs() -> Response:
 def problems() -> Response:
     """What each problem ``type`` of the API's errors means."""
     return render("platform/problems.html", problems=PROBLEM_TYPES)
+
+
+class FeedVideoSchema(ma.Schema):
+    public_id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    channel = ma.fields.String(required=True, metadata={"description": "The handle of the video's channel"})
+    created_at = ma.fields.AwareDateTime(required=True, metadata={
+        "description": "The video's date, as its watch page shows it; the feed is in this order"})
+    watch_url = ma.fields.String(required=True)
+
+
+class FeedSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ok"]})
+    videos = ma.fields.List(ma.fields.Nested(FeedVideoSchema), required=True, metadata={
+        "description": f"The feed's newest {platform.FEED_SIZE} videos, newest first (empty on a new site)"})
+
+
+@bp.get("/feed")
+@requires(None)
+@no_store
+@bp.response(200, FeedSchema)
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def feed():
+    """Monitored: the feed is being served, with its newest videos; 503 when the database cannot serve it."""
+    videos = platform.feed_videos()
+    if videos is None:
+        return problem(503, "The feed cannot be read from the database now.")
+    return {"status": "ok", "videos": [
+        {"public_id": video.public_id, "title": video.title, "channel": video.owner.handle,
+         "created_at": video.created_at, "watch_url": url_for("media.watch", public_id=video.public_id,
+                                                              _external=True)}
+        for video in videos]}
+
+
+def _check(name: str, **fields: ma.fields.Field) -> type[ma.Schema]:
+    """The schema of one check: ``ok``, what only admins see, and ``fields``."""
+    admin_only = {"description": "Admins only"}
+    return ma.Schema.from_dict({
+        "ok": ma.fields.Boolean(required=True),
+        "ms": ma.fields.Float(metadata=admin_only),
+        "error": ma.fields.String(metadata={"description": "Admins only: why the check failed"}),
+        **fields,
+    }, name=name)
+
+
+UPLOAD_CHECKS = {
+    "storage": ma.fields.Nested(_check("StorageCheck"), required=True, metadata={
+        "description": "A probe object was written to the media storage and deleted"}),
+    "uploads": ma.fields.Nested(_check(
+        "UploadsCheck",
+        free_bytes=ma.fields.Integer(metadata={"description": "Admins only: free space of the uploads folder"}),
+        min_free_bytes=ma.fields.Integer(metadata={"description": "Admins only: WM_UPLOAD_MIN_FREE_BYTES"}),
+    ), required=True, metadata={"description": "The uploads folder takes a file and has the free space it needs"}),
+    "encode": ma.fields.Nested(_check(
+        "EncodeCheck",
+        workers=ma.fields.Integer(metadata={"description": "Encode workers alive"}),
+        queued=ma.fields.Integer(metadata={"description": "Encodes waiting"}),
+        oldest_queued_seconds=ma.fields.Float(allow_none=True, metadata={
+            "description": "How long the oldest waiting encode has waited (null when none waits)"}),
+    ), required=True, metadata={"description": "At least one encode worker is alive"}),
+}
+UploadChecksSchema = ma.Schema.from_dict(UPLOAD_CHECKS, name="UploadChecks")
+
+
+class UploadStatusSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ok"]})
+    checks = ma.fields.Nested(UploadChecksSchema, required=True)
+
+
+class UploadProblemSchema(ProblemSchema):
+    checks = ma.fields.Nested(UploadChecksSchema, required=True)
+
+
+@bp.get("/upload/status")
+@requires(None)
+@no_store
+@bp.response(200, UploadStatusSchema)
+@bp.alt_response(503, schema=UploadProblemSchema, content_type=PROBLEM_MIMETYPE,
+                 description="Uploads fail or wait: storage or the uploads folder takes no write (or the folder is "
+                             "short of space), or no encode worker is alive")
+def upload_status():
+    """Monitored: uploads are taken and encoded (storage, the uploads folder, the encode queue and its workers)."""
+    report = platform.upload_report()
+    shown = report if viewer_is_admin() else platform.public_report(report)
+    if report["status"] != "ok":
+        failing = ", ".join(name for name, check in report["checks"].items() if not check["ok"])
+        return problem(503, f"Uploads cannot be taken or encoded now: {failing} failing.", checks=shown["checks"])
+    return shown
+
+
+class PaymentStatusSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["not_configured"]})
+    detail = ma.fields.String(required=True)
+
+
+@bp.get("/payment/status")
+@requires(None)
+@no_store
+@bp.response(200, PaymentStatusSchema)
+def payment_status():
+    """Monitored: payments; ``not_configured`` until this server takes payments."""
+    return platform.payment_report()

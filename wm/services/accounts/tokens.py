@@ -20,6 +20,7 @@ from wm.validation import check_text
 PREFIX = "wmpat_"
 EXPIRY_DAYS = (7, 30, 90, 365)
 MAX_ACTIVE = 20
+NAME_LENGTH = 60
 # A token's last use is written at most this often, so an API client's every request is not also a write.
 LAST_USE_GRANULARITY = timedelta(minutes=1)
 SCOPE_TITLES = {
@@ -50,19 +51,24 @@ def create_token(user: User, name: str, scopes: Collection[str], days: int,
     name = (name or "").strip()
     problems = []
     try:
+        # The length first: a megabyte of name is refused without reading every character of it.
+        if not 1 <= len(name) <= NAME_LENGTH:
+            raise DomainError(f"Give the token a name of 1 to {NAME_LENGTH} characters, e.g. the script that "
+                              "uses it.", "name")
         check_text(name, "The name", "name")
-        if not 1 <= len(name) <= 60:
-            raise DomainError("Give the token a name of 1 to 60 characters, e.g. the script that uses it.", "name")
     except DomainError as exc:
         problems.append(exc)
     allowed = scopes_for(user)
     chosen = sorted({str(scope) for scope in scopes})
     if not chosen:
         problems.append(DomainError("Choose at least one scope.", "scopes"))
+    elif any(scope not in Scope.__members__ for scope in chosen):
+        problems.append(DomainError(f"Choose scopes from the list: {', '.join(Scope)}.", "scopes"))
     elif any(scope not in allowed for scope in chosen):
         problems.append(DomainError(f"Your account can give only these scopes: {', '.join(allowed)}.", "scopes"))
     if days not in EXPIRY_DAYS:
-        problems.append(DomainError(f"A token lasts {', '.join(map(str, EXPIRY_DAYS))} days.", "days"))
+        problems.append(DomainError(f"A token lasts {', '.join(map(str, EXPIRY_DAYS[:-1]))} or {EXPIRY_DAYS[-1]} "
+                                    "days: choose one of those.", "days"))
     if problems:
         raise DomainErrors(problems)
     now = utcnow()

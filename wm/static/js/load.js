@@ -1,5 +1,5 @@
 // Load a vendored library once, on the pages that need it (scripts swapped in by htmx run out of order);
-// and the account menu's closing keys.
+// the account menu's closing keys; and copy buttons.
 window.wmLoadScript = function (src, globalName) {
   "use strict";
   if (window[globalName]) { return Promise.resolve(window[globalName]); }
@@ -30,5 +30,27 @@ window.wmLoadScript = function (src, globalName) {
   });
   document.addEventListener("click", function (event) {
     openMenus().forEach(function (menu) { if (!menu.contains(event.target)) { menu.open = false; } });
+  });
+})();
+
+// A copy button (data-copy="#field", data-copy-status="#line") puts the field's text on the clipboard and says
+// so; where the clipboard is not allowed, the field's text is left selected for Ctrl+C.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var field = document.querySelector(button.dataset.copy);
+    var status = document.querySelector(button.dataset.copyStatus);
+    function say(message) { if (status) { status.textContent = message; } }
+    field.focus();
+    field.select();
+    if (!navigator.clipboard) {
+      say("Selected: press Ctrl+C (or ⌘C) to copy it.");
+      return;
+    }
+    navigator.clipboard.writeText(field.value).then(
+      function () { say("Copied to the clipboard."); },
+      function () { say("Selected: press Ctrl+C (or ⌘C) to copy it."); });
   });
 })();
