@@ -178,11 +178,27 @@ def upload() -> Response:
     return redirect_to("studio.details", public_id=videos[0].public_id)
 
 
+def drain_body(at_most: int) -> None:
+    """Read and drop the request body when it is at most ``at_most`` bytes long.
+
+    nginx sends the form upload it has buffered (up to a little past the app's limit) while gunicorn answers:
+    an answer given before the body is read closes the connection under nginx's feet, which then shows its
+    maintenance page instead of this one.
+    """
+    length = request.content_length or 0
+    if length > at_most:
+        return
+    body = request.environ["wsgi.input"]
+    while length > 0 and (chunk := body.read(min(length, 1024**2))):
+        length -= len(chunk)
+
+
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> Response:
     """A plain form upload past the request limit (refused before the view, while the CSRF check reads it)."""
     if request.endpoint != "studio.upload":
         return error_page(413, exc.description)
+    drain_body(2 * current_app.config["MAX_CONTENT_LENGTH"])
     limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024**2
     return error_page(413, f"Without JavaScript files can be up to {limit} MB together; turn JavaScript on for "
                            "larger files (they upload in resumable pieces).")
