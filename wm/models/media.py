@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wm.extensions import db
 from wm.models.base import UTCDateTime, utcnow
 
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+
 
 class Visibility(enum.StrEnum):
     draft = "draft"
@@ -35,13 +38,14 @@ class Video(db.Model):
     __tablename__ = "videos"
     __table_args__ = (
         Index("ix_videos_owner_id_created_at", "owner_id", "created_at"),
-        Index("ix_videos_state_visibility", "state", "visibility"),
+        # The feed's keyset pages: equality on the first three, then newest first by (created_at, id).
+        Index("ix_videos_listing", "state", "visibility", "deleted_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(11), unique=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
     description: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[Visibility] = mapped_column(Enum(Visibility, native_enum=False, length=16),
                                                    default=Visibility.draft)
