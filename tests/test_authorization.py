@@ -21,6 +21,7 @@ PUBLIC_ENDPOINTS = {
     "platform_api.auth_check",
     "platform_api.docs",
     "platform_api.problems",
+    "media_api.videos",
 }
 
 
