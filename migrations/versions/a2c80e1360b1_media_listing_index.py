@@ -16,9 +16,10 @@ depends_on = None
 
 
 def upgrade():
-    # (state, visibility) is a prefix of the new index, so the old one only cost writes.
+    # Newest first from a cursor: a range on (created_at, id), the filter columns read from the index itself.
+    # The (state, visibility) index served only this listing, which it could not page deeply.
     with op.batch_alter_table('videos', schema=None) as batch_op:
-        batch_op.create_index('ix_videos_listing', ['state', 'visibility', 'deleted_at', 'created_at', 'id'],
+        batch_op.create_index('ix_videos_listing', ['created_at', 'id', 'state', 'visibility', 'deleted_at'],
                               unique=False)
         batch_op.drop_index('ix_videos_state_visibility')
 

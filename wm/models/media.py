@@ -38,8 +38,10 @@ class Video(db.Model):
     __tablename__ = "videos"
     __table_args__ = (
         Index("ix_videos_owner_id_created_at", "owner_id", "created_at"),
-        # The feed's keyset pages: equality on the first three, then newest first by (created_at, id).
-        Index("ix_videos_listing", "state", "visibility", "deleted_at", "created_at", "id"),
+        # The feed's keyset pages, newest first by (created_at, id): time first, so a deep page is a range read
+        # from its cursor on (with state, visibility and deleted_at after it, MariaDB picked a scan from the newest
+        # row of the equal prefix instead, 30 times slower at page 400); the filter columns are read from the index.
+        Index("ix_videos_listing", "created_at", "id", "state", "visibility", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
