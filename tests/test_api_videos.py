@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urljoin
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
-from tests.fixtures.apps import csrf_token
+from tests.fixtures.apps import counted_queries, csrf_token
 from tests.fixtures.media import make_clip, publish_clip
 from tests.fixtures.users import log_in, make_user
 from wm.api import Cursor
@@ -99,9 +98,10 @@ def creator_client(app, creator):
 
 # Listing and pagination
 
-def test_the_feed_pages_walk_every_video_once_newest_first_even_with_inserts_between_pages(app, client, creator):
-    now = utcnow().replace(microsecond=0)
-    # Three videos share each second, so the pages must break ties by id.
+def test_the_feed_pages_walk_every_video_once_newest_first_even_with_inserts_between_pages(any_app):
+    app, client, creator = any_app, any_app.test_client(), make_user(any_app, role="creator")
+    now = utcnow()
+    # Three videos share each instant, so the pages must break ties by id.
     original = [add_video(app, creator, created_at=now - timedelta(seconds=i // 3)) for i in range(23)]
     add_video(app, creator, visibility=Visibility.draft)
     add_video(app, creator, state=VideoState.processing)
@@ -172,23 +172,6 @@ def test_filters_by_channel_title_tier_and_length(app, client, creator):
     assert ids(f"channel={creator.handle}&q=talk&long=true&tier=free") == {talk}
     assert problem_of(client.get("/api/v1/videos?channel=nobody"), 404)
     assert "tier" in problem_of(client.get("/api/v1/videos?tier=gold"), 422)["errors"]["query"]
-
-
-@contextmanager
-def counted_queries(app):
-    """A list that collects every SQL statement the app sends while the block runs."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_page_costs_the_same_queries_whatever_its_size_and_depth(app, client):
