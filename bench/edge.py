@@ -16,42 +16,11 @@ import argparse
 import http.client
 import re
 import tempfile
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench import REDIS_URL, fresh_app
+from bench import REDIS_URL, drive, fresh_app
 from tests.fixtures.edge import edge_stack
-
-
-def drive(base: str, path: str, requests: int, clients: int) -> float:
-    """Requests per second for ``requests`` GETs of ``path`` spread over ``clients`` keep-alive connections."""
-    host = urlsplit(base).netloc
-    per_client = requests // clients
-    errors: list[str] = []
-
-    def client() -> None:
-        connection = http.client.HTTPConnection(host, timeout=10)
-        for _ in range(per_client):
-            connection.request("GET", path)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                errors.append(f"{path}: {response.status}")
-                return
-        connection.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"non-200 answers: {errors[:3]}")
-    return per_client * clients / elapsed
 
 
 def main() -> None:
@@ -69,8 +38,8 @@ def main() -> None:
             css = re.search(r'href="(/static/css/wm\.css\?v=[0-9a-f]+)"', page.getresponse().read().decode()).group(1)
             print(f"{'url':32} {'gunicorn req/s':>15} {'nginx req/s':>12} {'nginx/gunicorn':>15}")
             for path in ("/", "/health", css):
-                direct = drive(stack.web, path, args.requests, args.clients)
-                edge = drive(stack.edge, path, args.requests, args.clients)
+                direct = drive(stack.web, path, args.requests, args.clients).rps
+                edge = drive(stack.edge, path, args.requests, args.clients).rps
                 print(f"{path[:32]:32} {direct:15.0f} {edge:12.0f} {edge / direct:15.2f}")
 
 

@@ -143,6 +143,7 @@ KINDS = {"PUBLIC": PUBLIC, "GUEST_PAGE": GUEST_PAGE, "ACCOUNT_PAGE": ACCOUNT_PAG
          "OWNER_API": OWNER_API}
 
 TUS = {"Tus-Resumable": "1.0.0"}
+JSON = {"Content-Type": "application/json"}
 # What nginx tells its upload gates about the request it holds.
 GATE = {"X-Original-Method": "PATCH", "X-Original-Content-Length": "2"}
 VIDEO_DETAILS = {"title": "Checked by the matrix", "description": "", "visibility": "draft", "access_tier": "free"}
@@ -247,6 +248,22 @@ ROWS: list[dict[str, Any]] = [
     {"endpoint": "platform_api.payment_status", "kind": PUBLIC, "scope": None},
     {"endpoint": "platform_api.me", "kind": ACCOUNT_API, "scope": Scope.read},
     {"endpoint": "platform_api.whoami", "kind": ACCOUNT_API, "scope": Scope.read},
+    # Videos and channels
+    {"endpoint": "media_api.videos", "kind": PUBLIC, "scope": None},
+    {"endpoint": "media_api.video", "kind": PUBLIC, "scope": None, "public_id": "published"},
+    # A draft shows to its owner's token only if it may read (a token without read sees public data alone).
+    {"endpoint": "media_api.video", "kind": OWNER_AND_STAFF, "scope": None, "public_id": "draft",
+     "wrong_token": 404},
+    {"endpoint": "media_api.update_video", "method": "PATCH", "kind": OWNER_API, "scope": Scope.manage,
+     "public_id": "draft", "body": b'{"title": "Renamed by the matrix"}', "headers": JSON},
+    {"endpoint": "media_api.publish_video", "method": "POST", "kind": OWNER_API, "scope": Scope.manage,
+     "public_id": "draft", "fresh": True},
+    {"endpoint": "media_api.delete_video", "method": "DELETE", "kind": OWNER_API, "scope": Scope.manage,
+     "public_id": "draft", "fresh": True},
+    {"endpoint": "media_api.video_status", "kind": every(404) | {"anonymous": 401, "owner": "ok", "admin": "ok"},
+     "scope": Scope.read, "public_id": "draft"},
+    {"endpoint": "media_api.my_videos", "kind": ACCOUNT_API, "scope": Scope.read},
+    {"endpoint": "media_api.channel", "kind": PUBLIC, "scope": None, "handle": "owner"},
     # tus uploads
     {"endpoint": "uploads.options", "method": "OPTIONS", "kind": PUBLIC, "scope": None, "headers": TUS},
     {"endpoint": "uploads.create", "method": "POST", "kind": CREATOR_API, "scope": Scope.upload,

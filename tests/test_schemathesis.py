@@ -167,7 +167,12 @@ def generated_document() -> dict:
 
 
 DOCUMENT = generated_document()
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+# schemathesis' own list and 414: gunicorn refuses a request line past 4 KiB before the app sees it.
+CONFIG = schemathesis.config.SchemathesisConfig.from_str("""
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "414", "415", "422", "428", "429", "5xx"]
+""")
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 
 
 @schema.auth.auth(refresh_interval=None)
@@ -199,8 +204,11 @@ def test_every_operation_answers_as_documented_and_stores_nothing_invalid(case, 
     # rule between a header and the body that OpenAPI cannot state: a generated body that breaks it is refused
     # with 413 however "valid" its schema says it is. Every other check still runs on these operations.
     bound_by_length = case.path in TUS_BODIES and case.method.upper() in ("POST", "PATCH")
+    # Likewise a cursor is any string to the schema, but only the ones the server signed lead anywhere: others
+    # are refused (422) as they must be.
+    opaque_cursor = "cursor" in (case.query or {})
     case.call_and_validate(base_url=live.base,
-                           excluded_checks=[positive_data_acceptance] if bound_by_length else None)
+                           excluded_checks=[positive_data_acceptance] if bound_by_length or opaque_cursor else None)
     assert not invalid_videos(live), f"{case.method} {case.formatted_path} stored an invalid video"
 
 

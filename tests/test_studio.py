@@ -233,7 +233,7 @@ def test_a_failed_video_cannot_be_published(app, creator_with_video):
         video.state, video.failure_reason = VideoState.failed, "This is not a video or audio file we can read."
         db.session.commit()
     response = post_form(client, f"/studio/videos/{public_id}/publish", {}, page="/studio/")
-    assert response.status_code == 400 and "cannot be shown to anyone" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "cannot be shown to anyone" in response.get_data(as_text=True)
     response = post_form(client, f"/studio/videos/{public_id}/edit", {
         "title": "Again", "visibility": "published", "access_tier": "free"}, page="/studio/")
     assert response.status_code == 400 and "cannot be shown to anyone" in response.get_data(as_text=True)

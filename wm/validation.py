@@ -51,3 +51,11 @@ def check_text(text: str, name: str, field: str | None = None, multiline: bool =
             raise DomainError(f"{name} must not contain control or text-direction characters "
                               f"(found U+{ord(char):04X}).", field)
     return text
+
+
+# check_text's rule as regular expressions, for schemas, so that API clients and fuzzers see it too.
+_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_SINGLE_LINE = _CONTROLS + r"\u0009\u000a\u000d"
+MULTILINE_TEXT = f"^[^{_CONTROLS}]*$"
+# One line with something besides spaces in it (a title).
+SOME_TEXT = f"^[^{_SINGLE_LINE}]*[^{_SINGLE_LINE}\\s][^{_SINGLE_LINE}]*$"

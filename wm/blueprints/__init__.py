@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     from wm.blueprints.discovery import bp as discovery
     from wm.blueprints.governance import bp as governance
     from wm.blueprints.media import bp as media
+    from wm.blueprints.media.api import bp as media_api
     from wm.blueprints.media.uploads import bp as uploads
     from wm.blueprints.platform import bp as platform
     from wm.blueprints.platform.api import bp as platform_api
@@ -18,4 +19,4 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (accounts, discovery, media, studio, governance, admin, platform):
         app.register_blueprint(blueprint)
-    init_api(app, [platform_api, uploads])
+    init_api(app, [platform_api, uploads, media_api])

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wm.extensions import db
 from wm.models.base import UTCDateTime, utcnow
 
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+
 
 class Visibility(enum.StrEnum):
     draft = "draft"
@@ -35,13 +38,16 @@ class Video(db.Model):
     __tablename__ = "videos"
     __table_args__ = (
         Index("ix_videos_owner_id_created_at", "owner_id", "created_at"),
-        Index("ix_videos_state_visibility", "state", "visibility"),
+        # The feed's keyset pages, newest first by (created_at, id): time first, so a deep page is a range read
+        # from its cursor on (with state, visibility and deleted_at after it, MariaDB picked a scan from the newest
+        # row of the equal prefix instead, 30 times slower at page 400); the filter columns are read from the index.
+        Index("ix_videos_listing", "created_at", "id", "state", "visibility", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(11), unique=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
     description: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[Visibility] = mapped_column(Enum(Visibility, native_enum=False, length=16),
                                                    default=Visibility.draft)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, func
+
 
 class DomainError(Exception):
     """A refused operation, with the message the user sees and the HTTP status that fits."""
@@ -42,3 +44,9 @@ class DomainErrors(DomainError):
     def __init__(self, errors: list[DomainError]) -> None:
         super().__init__(" ".join(error.message for error in errors))
         self.errors = errors
+
+
+def contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """A case-insensitive "``column`` contains ``text``" condition (LIKE, with its wildcards taken literally)."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    return func.lower(column).like(pattern, escape="\\")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request, send_file
+from flask import Blueprint, Response, abort, request, send_file
 from flask_login import current_user
 
+from wm.models.media import Video
 from wm.services import media as service
 from wm.services.media import keys, playback
 from wm.storage import storage
@@ -17,10 +18,8 @@ def viewer():
     return current_user if current_user.is_authenticated else None
 
 
-def viewable(public_id: str):
-    video = service.get_video(public_id)
-    service.check_can_view(video, viewer())
-    return video
+def viewable(public_id: str) -> Video:
+    return service.visible_video(public_id, viewer())
 
 
 def playlist_response(text: str) -> Response:
@@ -33,28 +32,41 @@ def playlist_response(text: str) -> Response:
 def watch(public_id: str) -> Response:
     """The watch page."""
     video = viewable(public_id)
-    whole = service.can_watch_whole(video, viewer())
-    return render("media/watch.html", video=video, whole=whole,
-                  preview_seconds=None if whole else current_app.config["WM_PREVIEW_SECONDS"],
-                  poster=playback.poster_url(video), fallback=playback.fallback_url(video, viewer()))
+    offer = playback.offer(video, viewer())
+    return render("media/watch.html", video=video, preview_seconds=offer.preview_seconds, poster=offer.poster,
+                  fallback=offer.mp4)
+
+
+def playing(public_id: str, grant: str | None) -> tuple[Video, bool]:
+    """The video, and whether it plays whole: for the session's viewer, or as a playback grant says."""
+    if grant is None:
+        video = viewable(public_id)
+        return video, service.can_watch_whole(video, viewer())
+    whole = playback.granted_whole(public_id, grant)
+    return service.get_video(public_id), whole
 
 
 @bp.get("/v/<public_id>/hls/master.m3u8")
-def master(public_id: str) -> Response:
+@bp.get("/v/<public_id>/g/<grant>/master.m3u8")
+def master(public_id: str, grant: str | None = None) -> Response:
     """The master playlist."""
-    return playlist_response(playback.master_playlist(viewable(public_id)))
+    video, _ = playing(public_id, grant)
+    return playlist_response(playback.master_playlist(video))
 
 
 @bp.get("/v/<public_id>/hls/<name>/index.m3u8")
-def rendition(public_id: str, name: str) -> Response:
+@bp.get("/v/<public_id>/g/<grant>/<name>/index.m3u8")
+def rendition(public_id: str, name: str, grant: str | None = None) -> Response:
     """One rendition's playlist, signed for this viewer (cut short for a preview)."""
-    return playlist_response(playback.media_playlist(viewable(public_id), name, viewer()))
+    video, whole = playing(public_id, grant)
+    return playlist_response(playback.media_playlist(video, name, whole))
 
 
 @bp.get("/v/<public_id>/storyboard.vtt")
-def storyboard(public_id: str) -> Response:
+@bp.get("/v/<public_id>/g/<grant>/storyboard.vtt")
+def storyboard(public_id: str, grant: str | None = None) -> Response:
     """The scrub-bar preview index (cut at the preview like the playlists)."""
-    response = Response(playback.storyboard_vtt(viewable(public_id), viewer()), mimetype="text/vtt")
+    response = Response(playback.storyboard_vtt(*playing(public_id, grant)), mimetype="text/vtt")
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
 

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 from wm.blueprints.accounts import start_session
 from wm.forms import form_view, render_form, submit
 from wm.models.accounts import Role
-from wm.models.media import AccessTier, Visibility
+from wm.models.media import DESCRIPTION_MAX, TITLE_MAX, AccessTier, Visibility
 from wm.services import media as service
 from wm.services.accounts import start_channel
 from wm.services.media import upload as upload_service
@@ -34,8 +34,8 @@ bp = Blueprint("studio", __name__, url_prefix="/studio")
 
 
 class VideoForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Length(max=5000)])
+    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
+    description = TextAreaField("Description", validators=[Length(max=DESCRIPTION_MAX)])
     visibility = SelectField("Visibility", choices=[SelectChoice(v.value, v.value.capitalize()) for v in Visibility])
     access_tier = SelectField("Who can watch", choices=[
         SelectChoice(AccessTier.free.value, "Everyone"),
@@ -69,8 +69,8 @@ def videos() -> Response:
 
 @bp.context_processor
 def upload_helpers() -> dict:
-    """What the status lines need: how much of an unfinished upload the server holds."""
-    return {"sent_percent": upload_service.sent_percent}
+    """What the status lines need: how far a video's upload or encode is."""
+    return {"progress_percent": upload_service.progress_percent}
 
 
 @bp.get("/videos/<public_id>/status")
@@ -104,7 +104,7 @@ def edit(public_id: str) -> Response:
     video = service.owned_video(current_user, public_id)
     form = VideoForm(obj=video, visibility=video.visibility.value, access_tier=video.access_tier.value)
     if submit(form, lambda: service.update_details(current_user, public_id, form.title.data, form.description.data,
-                                                   form.visibility.data, form.access_tier.data)).ok:
+                                                   form.visibility.data, form.access_tier.data, origin=origin())).ok:
         flash("Saved.", "success")
         return redirect_to("studio.index")
     return render_form("studio/edit.html", form, video=video)
@@ -121,7 +121,7 @@ def details(public_id: str) -> Response:
     if "publish" in request.form:
         form.visibility.data = Visibility.published.value
     if submit(form, lambda: service.update_details(current_user, public_id, form.title.data, form.description.data,
-                                                   form.visibility.data, form.access_tier.data)).ok:
+                                                   form.visibility.data, form.access_tier.data, origin=origin())).ok:
         notice = saved_message(video)
         if not wants_fragment():
             flash(notice, "success")

@@ -18,13 +18,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from wm.extensions import cache, db
 from wm.models.accounts import RememberToken, Role, Tier, User
 from wm.models.base import utcnow
-from wm.services import Conflict, DomainError, DomainErrors, Forbidden, NotFound, Origin
+from wm.services import Conflict, DomainError, DomainErrors, Forbidden, NotFound, Origin, contains
 from wm.services.governance import audit, latest_event
 
 HANDLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,29}$")
@@ -426,9 +426,8 @@ def search_users(text: str, limit: int = 20) -> list[User]:
     text = (text or "").strip().lower()
     if not text:
         return []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-    matches = User.handle_key.like(pattern, escape="\\") | func.lower(User.display_name).like(pattern, escape="\\")
-    query = select(User).where(matches).order_by(User.handle_key).limit(limit)
+    query = (select(User).where(contains(User.handle_key, text) | contains(User.display_name, text))
+             .order_by(User.handle_key).limit(limit))
     return list(db.session.scalars(query))
 
 

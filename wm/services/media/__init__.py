@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from wm.extensions import db
 from wm.models.accounts import Role, User
 from wm.models.base import utcnow
-from wm.models.media import AccessTier, Video, VideoState, Visibility
+from wm.models.media import DESCRIPTION_MAX, TITLE_MAX, AccessTier, Video, VideoState, Visibility
 from wm.queues import enqueue_after_commit
-from wm.services import DomainError, NotFound, Origin
+from wm.services import Conflict, DomainError, DomainErrors, NotFound, Origin, contains
 from wm.services.governance import audit
 from wm.validation import check_text
 
@@ -48,20 +49,49 @@ def owned_video(owner: User, public_id: str) -> Video:
     return video
 
 
-def list_own_videos(owner: User) -> list[Video]:
-    """``owner``'s videos, newest first."""
-    query = (select(Video).where(Video.owner_id == owner.id, Video.deleted_at.is_(None))
-             .order_by(Video.created_at.desc(), Video.id.desc()))
-    return list(db.session.scalars(query))
+# Where a page of a newest-first list starts: the (created_at, id) of the last video of the page before.
+After = tuple[datetime, int]
 
 
-def published_videos(owner_id: int | None = None, limit: int = 24) -> list[Video]:
-    """Ready, published videos, newest first (of one creator, or of everyone)."""
+def _newest_first(query: Select, after: After | None, limit: int | None) -> list[Video]:
+    """``query``'s videos newest first, by (created_at, id); a keyset page after ``after`` when given."""
+    if after is not None:
+        created_at, video_id = after
+        query = query.where(or_(Video.created_at < created_at,
+                                and_(Video.created_at == created_at, Video.id < video_id)))
+    query = query.order_by(Video.created_at.desc(), Video.id.desc())
+    return list(db.session.scalars(query if limit is None else query.limit(limit)))
+
+
+def list_own_videos(owner: User, after: After | None = None, limit: int | None = None) -> list[Video]:
+    """``owner``'s videos in every state, newest first (all of them, or a page)."""
+    return _newest_first(select(Video).where(Video.owner_id == owner.id, Video.deleted_at.is_(None)), after, limit)
+
+
+def _published(owner_id: int | None) -> Select:
     query = select(Video).where(Video.state == VideoState.ready, Video.visibility == Visibility.published,
                                 Video.deleted_at.is_(None))
-    if owner_id is not None:
-        query = query.where(Video.owner_id == owner_id)
-    return list(db.session.scalars(query.order_by(Video.created_at.desc(), Video.id.desc()).limit(limit)))
+    return query if owner_id is None else query.where(Video.owner_id == owner_id)
+
+
+def published_videos(owner_id: int | None = None, limit: int = 24, after: After | None = None,
+                     title: str | None = None, tier: AccessTier | None = None,
+                     long: bool | None = None) -> list[Video]:
+    """Ready, published videos, newest first (of one creator, or of everyone), optionally those whose title
+    contains ``title``, of one access tier, or long (or short) ones only."""
+    query = _published(owner_id)
+    if title:
+        query = query.where(contains(Video.title, title))
+    if tier is not None:
+        query = query.where(Video.access_tier == tier)
+    if long is not None:
+        query = query.where(Video.is_long.is_(long))
+    return _newest_first(query, after, limit)
+
+
+def published_count(owner_id: int) -> int:
+    """How many videos a creator has published (and are ready)."""
+    return db.session.scalar(_published(owner_id).with_only_columns(func.count(Video.id)))
 
 
 def used_bytes(owner_id: int) -> int:
@@ -89,25 +119,64 @@ def check_can_view(video: Video, viewer: User | None) -> None:
     raise NotFound("No such video.")
 
 
-def update_details(owner: User, public_id: str, title: str, description: str, visibility: str, tier: str) -> Video:
-    """Edit a video's title, description, visibility and access tier."""
-    video = owned_video(owner, public_id)
-    title = (title or "").strip()
+def visible_video(public_id: str, viewer: User | None) -> Video:
+    """The video with ``public_id`` if ``viewer`` (None: anyone) may see it; else "not found", as if there were none."""
+    video = get_video(public_id)
+    check_can_view(video, viewer)
+    return video
+
+
+def _title(text: str) -> str:
+    title = text.strip()
     if not title:
         raise DomainError("Give the video a title.", "title")
-    if len(title) > 200:
-        raise DomainError("Titles are at most 200 characters.", "title")
-    if len(description or "") > 5000:
-        raise DomainError("Descriptions are at most 5000 characters.", "description")
-    check_text(title, "The title", "title")
-    check_text(description or "", "The description", "description", multiline=True)
+    if len(title) > TITLE_MAX:
+        raise DomainError(f"Titles are at most {TITLE_MAX} characters.", "title")
+    return check_text(title, "The title", "title")
+
+
+def _description(text: str) -> str:
+    if len(text) > DESCRIPTION_MAX:
+        raise DomainError(f"Descriptions are at most {DESCRIPTION_MAX} characters.", "description")
+    return check_text(text, "The description", "description", multiline=True).strip()
+
+
+def _visibility(text: str) -> Visibility:
     try:
-        video.visibility, video.access_tier = Visibility(visibility), AccessTier(tier)
+        return Visibility(text)
     except ValueError:
-        raise DomainError("Unknown visibility or tier.") from None
-    if video.visibility is not Visibility.draft:
+        raise DomainError(f"The visibility is one of {', '.join(Visibility)}.", "visibility") from None
+
+
+def _access_tier(text: str) -> AccessTier:
+    try:
+        return AccessTier(text)
+    except ValueError:
+        raise DomainError(f"Who can watch is one of {', '.join(AccessTier)}.", "access_tier") from None
+
+
+def update_details(owner: User, public_id: str, title: str | None = None, description: str | None = None,
+                   visibility: str | None = None, tier: str | None = None, origin: Origin | None = None) -> Video:
+    """Edit a video's title, description, visibility and access tier (``None`` keeps that one as it is)."""
+    video = owned_video(owner, public_id)
+    changes, problems = {}, []
+    for name, text, parse in (("title", title, _title), ("description", description, _description),
+                              ("visibility", visibility, _visibility), ("access_tier", tier, _access_tier)):
+        if text is None:
+            continue
+        try:
+            changes[name] = parse(text)
+        except DomainError as exc:
+            problems.append(exc)
+    if problems:
+        raise problems[0] if len(problems) == 1 else DomainErrors(problems)
+    if changes.get("visibility", video.visibility) is not Visibility.draft:
         check_publishable(video)
-    video.title, video.description = title, (description or "").strip()
+    newly_published = video.visibility is not Visibility.published and changes.get("visibility") is Visibility.published
+    for name, value in changes.items():
+        setattr(video, name, value)
+    if newly_published:
+        audit("content.published", "video", video.public_id, actor=owner, origin=origin)
     db.session.commit()
     return video
 
@@ -130,12 +199,11 @@ def set_state(video_id: int, state: VideoState, reason: str | None = None, **fie
     db.session.commit()
 
 
-
 def check_publishable(video: Video) -> None:
     """Only a video that is ready or on its way there can be shown to others; a failed one cannot."""
     if video.state is VideoState.failed:
-        raise DomainError("This video could not be processed, so it cannot be shown to anyone; upload it again.",
-                          "visibility")
+        raise Conflict("This video could not be processed, so it cannot be shown to anyone; upload it again.",
+                       "visibility")
 
 
 def publish(owner: User, public_id: str, origin: Origin | None = None) -> Video:

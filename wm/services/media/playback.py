@@ -5,6 +5,11 @@ whose every file URL carries an expiring signature that nginx checks (``secure_l
 serves the file from the storage folder; on S3 the URLs are presigned instead. The premium preview is
 enforced here: a non-pro viewer's playlist lists (and signs) only the segments of the first
 ``WM_PREVIEW_SECONDS``, so the rest cannot be fetched.
+
+The watch page's playlists know their viewer from the session. A client of the JSON API (a token, an app
+without cookies) gets playlist URLs under a *grant* instead: a signed path piece that carries what its
+viewer may watch (the whole video or the preview) and expires like the media URLs. Its playlists' relative
+URIs keep it, so a stock HLS player needs no credentials.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import hashlib
 import hmac
 import math
 import time
+from dataclasses import dataclass
 
 from flask import current_app
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from wm.models.accounts import User
 from wm.models.media import Video
-from wm.services import NotFound
+from wm.services import DomainError, NotFound
 from wm.services.media import can_watch_whole
 from wm.storage import LocalStorage, storage
 from wm.validation import int_or_none
@@ -57,6 +64,34 @@ def media_url(key: str, lifetime: int = URL_LIFETIME) -> str:
     return f"{uri}?md5={signature(uri, expires)}&expires={expires}"
 
 
+class GrantExpired(DomainError):
+    status = 410
+
+
+def _grants() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="playback-grant")
+
+
+def grant(video: Video, whole: bool) -> str:
+    """A signed path piece that lets its holder play ``video`` (the ``whole`` of it, or the preview) until it
+    expires."""
+    return _grants().dumps([video.public_id, whole])
+
+
+def granted_whole(public_id: str, text: str) -> bool:
+    """Whether the grant ``text`` for ``public_id`` opens the whole video (False: the preview); NotFound if it
+    is no grant for this video, GrantExpired if it was one."""
+    try:
+        granted, whole = _grants().loads(text, max_age=URL_LIFETIME)
+    except SignatureExpired:
+        raise GrantExpired("This playback link has expired; ask the API for the video again.") from None
+    except BadData:
+        raise NotFound("No such video.") from None
+    if granted != public_id:
+        raise NotFound("No such video.")
+    return whole
+
+
 def _read(video: Video, name: str) -> str:
     if not video.playable:
         raise NotFound("This video is not ready to play.")
@@ -73,11 +108,12 @@ def master_playlist(video: Video) -> str:
     return _read(video, "master.m3u8")
 
 
-def media_playlist(video: Video, name: str, viewer: User | None) -> str:
-    """A rendition's playlist with signed segment URLs; cut at the preview length if ``viewer`` may not see all."""
+def media_playlist(video: Video, name: str, whole: bool) -> str:
+    """A rendition's playlist with signed segment URLs; cut at the preview length unless the viewer sees the
+    ``whole`` video."""
     if name not in variant_names(video):
         raise NotFound("No such rendition.")
-    preview = None if can_watch_whole(video, viewer) else current_app.config["WM_PREVIEW_SECONDS"]
+    preview = None if whole else current_app.config["WM_PREVIEW_SECONDS"]
     lines, out, elapsed, segment_length = _read(video, f"{name}/index.m3u8").splitlines(), [], 0.0, 0.0
     for line in lines:
         if line.startswith("#EXTINF:"):
@@ -94,11 +130,11 @@ def media_playlist(video: Video, name: str, viewer: User | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def storyboard_vtt(video: Video, viewer: User | None) -> str:
+def storyboard_vtt(video: Video, whole: bool) -> str:
     """The storyboard index with signed sprite-sheet URLs; for a preview viewer only the sheets wholly inside it."""
     if video.audio_only:
         raise NotFound("An audio-only video has no storyboard.")
-    preview = None if can_watch_whole(video, viewer) else current_app.config["WM_PREVIEW_SECONDS"]
+    preview = None if whole else current_app.config["WM_PREVIEW_SECONDS"]
     cues = _storyboard_cues(_read(video, "storyboard/storyboard.vtt"))
     if preview is not None:
         # A sheet is one picture of up to 100 tiles: signing it shows every tile, so it is shown only when
@@ -128,9 +164,27 @@ def poster_url(video: Video) -> str | None:
     return media_url(video.published_prefix + "poster.jpg") if video.playable else None
 
 
-def fallback_url(video: Video, viewer: User | None) -> str | None:
+def fallback_url(video: Video, whole: bool) -> str | None:
     """The progressive MP4 (or M4A), only for viewers who may watch the whole video."""
-    if not video.playable or not can_watch_whole(video, viewer):
+    if not video.playable or not whole:
         return None
     name = "audio.m4a" if video.audio_only else "video.mp4"
     return media_url(video.published_prefix + name)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a viewer is given to play a video: all of it or a preview of so many seconds, a poster, and the
+    progressive file (only with all of it)."""
+
+    whole: bool
+    preview_seconds: int | None
+    poster: str | None
+    mp4: str | None
+
+
+def offer(video: Video, viewer: User | None) -> Offer:
+    """What ``viewer`` may play of ``video`` (the watch page's player and the API's playback URLs)."""
+    whole = can_watch_whole(video, viewer)
+    return Offer(whole=whole, preview_seconds=None if whole else current_app.config["WM_PREVIEW_SECONDS"],
+                 poster=poster_url(video), mp4=fallback_url(video, whole))

@@ -295,3 +295,12 @@ def sent_percent(video: Video) -> int:
     upload = db.session.scalars(select(Upload).where(Upload.video_id == video.id, Upload.completed_at.is_(None))
                                 .order_by(Upload.created_at.desc())).first()
     return upload.offset * 100 // upload.length if upload and upload.length else 0
+
+
+def progress_percent(video: Video) -> int:
+    """How far ``video`` is in its current stage: bytes received while uploading, the encode while processing."""
+    if video.state is VideoState.uploading:
+        return sent_percent(video)
+    if video.state is VideoState.processing:
+        return video.encode_progress
+    return 100 if video.state is VideoState.ready else 0
