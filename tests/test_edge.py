@@ -173,6 +173,7 @@ def assert_problem(status: int, headers: dict, body: bytes, expected: int, slug:
     """An answer is an RFC 9457 problem of the app's type ``slug``."""
     assert status == expected, (name, body)
     assert headers["Content-Type"] == "application/problem+json", name
+    assert {key.lower(): value for key, value in headers.items()}.get("x-api-version") == "1", name
     problem = json.loads(body)
     assert problem["type"] == f"/api/v1/problems#{slug}" and problem["status"] == expected, (name, problem)
     assert problem["title"] and problem["detail"], name

@@ -129,6 +129,7 @@ def nginx_problem(status: int, detail: str, type_uri: str | None = None) -> str:
 def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Path,
                         rates: dict[str, str] | None = None) -> str:
     """The nginx config from ``nginx/*.j2`` for ``listen`` in front of the gunicorn at ``upstream``."""
+    from wm.api import API_VERSION
     from wm.services.media.playback import media_secret
     from wm.services.media.upload import incoming_dir, max_patch_bytes
     from wm.storage import LocalStorage, storage
@@ -136,6 +137,7 @@ def render_nginx_config(listen: str, upstream: str, standalone: bool, prefix: Pa
     store = storage()
     env = nginx_templates()
     context = {
+        "api_version": API_VERSION,
         "listen": listen,
         "upstream": upstream,
         "static_root": str(ROOT / "wm" / "static"),

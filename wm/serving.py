@@ -12,6 +12,7 @@ import json
 
 from gunicorn import util
 
+from wm.api import API_VERSION
 from wm.web import problem_body
 
 
@@ -19,7 +20,7 @@ def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's ``util.write_error``, answering ``application/problem+json``."""
     body = json.dumps(problem_body(status_int, f"The request could not be read: {mesg}"[:300])).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
-            f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Cache-Control: no-store\r\nX-API-Version: {API_VERSION}\r\nContent-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
