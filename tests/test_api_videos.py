@@ -272,6 +272,51 @@ def test_a_playback_grant_opens_only_its_own_video_and_cannot_be_forged(app, cli
     assert client.get(hls).status_code == 404
 
 
+def test_a_playback_grant_ends_when_its_video_turns_private_or_changes_tier(app, client, pro_video):
+    _, public_id = pro_video
+    hls = client.get(f"/api/v1/videos/{public_id}").get_json()["playback"]["hls"]
+    assert client.get(hls).status_code == 200
+    for change in ({"visibility": Visibility.private}, {"access_tier": AccessTier.free}):
+        with app.app_context():
+            video = get_video(public_id)
+            before = {name: getattr(video, name) for name in change}
+            for name, value in change.items():
+                setattr(video, name, value)
+            db.session.commit()
+        assert client.get(hls).status_code == 404, change
+        with app.app_context():
+            video = get_video(public_id)
+            for name, value in before.items():
+                setattr(video, name, value)
+            db.session.commit()
+        assert client.get(hls).status_code == 200
+
+
+def test_a_json_body_nested_too_deeply_is_a_400_problem(app, client, creator):
+    public_id = add_video(app, creator)
+    before = row(app, public_id)
+    response = client.patch(f"/api/v1/videos/{public_id}", data="[" * 100_000 + "]" * 100_000,
+                            content_type="application/json", headers=token_for(app, creator, "manage"))
+    assert problem_of(response, 400)["type"] == "/api/v1/problems#bad-request"
+    assert row(app, public_id) == before
+
+
+def test_an_admins_token_acts_only_on_the_admins_own_videos(app, client, creator):
+    public_id = add_video(app, creator, visibility=Visibility.draft)
+    admin = make_user(app, role="admin")
+    headers = token_for(app, admin, "read", "manage")
+    before = row(app, public_id)
+    assert client.patch(f"/api/v1/videos/{public_id}", json={"title": "Taken"}, headers=headers).status_code == 404
+    assert client.post(f"/api/v1/videos/{public_id}/publish", headers=headers).status_code == 404
+    assert client.delete(f"/api/v1/videos/{public_id}", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/videos/{public_id}/status", headers=headers).status_code == 404
+    assert row(app, public_id) == before
+    log_in(client, admin.handle)  # staff powers stay with the session (the studio's rule)
+    edited = client.patch(f"/api/v1/videos/{public_id}", json={"title": "Fixed by staff"},
+                          headers={"X-CSRFToken": csrf_token(client)})
+    assert edited.status_code == 200 and edited.get_json()["title"] == "Fixed by staff"
+
+
 def test_drafts_and_private_videos_are_found_only_by_their_owner(app, client, creator, creator_client):
     stranger, moderator = make_user(app, role="creator"), make_user(app, role="moderator")
     for visibility in (Visibility.draft, Visibility.private):
@@ -316,6 +361,7 @@ def test_the_owner_edits_a_video_by_session_with_csrf_and_by_token(app, client, 
     ({"title": "Bell\x07", "description": "Null\x00"}, {"title", "description"}),
     ({"visibility": "everyone", "access_tier": "gold"}, {"visibility", "access_tier"}),
     ({"owner_id": 1}, {"owner_id"}),
+    ({"title": "Lone \ud800 surrogate", "description": "x\udc80"}, {"title", "description"}),
 ])
 def test_edits_the_studio_form_refuses_are_422_problems_naming_each_field(app, client, creator, changes, fields):
     public_id = add_video(app, creator)

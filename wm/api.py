@@ -125,7 +125,9 @@ def _read_bearer() -> AccessToken | Response | None:
     if header is None or not request.path.startswith(TOKEN_PATHS):
         return None
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    if scheme.lower() != "bearer":
+        return None  # another scheme (a proxy's Basic auth in front of a staging site) is not ours to read
+    if not secret.strip():
         return _unauthenticated()
     try:
         return tokens.authenticate_token(secret.strip(), origin())
@@ -331,6 +333,9 @@ def init_api(app: Flask, blueprints: list[Blueprint]) -> None:
     def api_version(response: Response) -> Response:
         if request.path.startswith(PREFIX + "/"):
             response.headers["X-API-Version"] = API_VERSION
+            if current_token() is not None:
+                # One holder's answer: never kept by a cache (a session's answers are no-store already).
+                response.headers["Cache-Control"] = "no-store"
         return response
 
 

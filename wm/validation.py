@@ -47,14 +47,15 @@ def check_text(text: str, name: str, field: str | None = None, multiline: bool =
     and no direction overrides; else a ``DomainError`` naming ``field``."""
     allowed = "\n\r\t" if multiline else ""
     for char in text:
-        if (unicodedata.category(char) == "Cc" and char not in allowed) or char in BIDI_CONTROLS:
+        category = unicodedata.category(char)
+        if (category == "Cc" and char not in allowed) or category == "Cs" or char in BIDI_CONTROLS:
             raise DomainError(f"{name} must not contain control or text-direction characters "
                               f"(found U+{ord(char):04X}).", field)
     return text
 
 
 # check_text's rule as regular expressions, for schemas, so that API clients and fuzzers see it too.
-_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 _SINGLE_LINE = _CONTROLS + r"\u0009\u000a\u000d"
 MULTILINE_TEXT = f"^[^{_CONTROLS}]*$"
 # One line with something besides spaces in it (a title).

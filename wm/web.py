@@ -296,6 +296,11 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = allow
         return response
 
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError) -> Response:
+        # Reading a body nested deeper than Python recurses (JSON of 100,000 brackets) is the body's fault.
+        return error_page(400, "The request body is nested too deeply to read.")
+
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)

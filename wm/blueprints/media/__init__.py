@@ -42,8 +42,8 @@ def playing(public_id: str, grant: str | None) -> tuple[Video, bool]:
     if grant is None:
         video = viewable(public_id)
         return video, service.can_watch_whole(video, viewer())
-    whole = playback.granted_whole(public_id, grant)
-    return service.get_video(public_id), whole
+    video = service.get_video(public_id)
+    return video, playback.granted_whole(video, grant)
 
 
 @bp.get("/v/<public_id>/hls/master.m3u8")

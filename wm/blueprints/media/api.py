@@ -221,7 +221,8 @@ def update_video(changes: dict, public_id: str) -> dict:
     """Change your video's title, description, visibility or access tier (what is left out stays)."""
     with field_errors():
         video = service.update_details(current_user, public_id, changes.get("title"), changes.get("description"),
-                                       changes.get("visibility"), changes.get("access_tier"), origin=origin())
+                                       changes.get("visibility"), changes.get("access_tier"), origin=origin(),
+                                       staff=current_token() is None)
     return video_detail(video, current_user)
 
 
@@ -231,7 +232,8 @@ def update_video(changes: dict, public_id: str) -> dict:
 @answers(404, 409)
 def publish_video(public_id: str) -> dict:
     """Publish your video: it is in the feed as soon as it is ready (at once if it is)."""
-    return video_detail(service.publish(current_user, public_id, origin=origin()), current_user)
+    return video_detail(service.publish(current_user, public_id, origin=origin(), staff=current_token() is None),
+                        current_user)
 
 
 @bp.delete("/videos/<public_id>")
@@ -240,7 +242,7 @@ def publish_video(public_id: str) -> dict:
 @answers(404)
 def delete_video(public_id: str) -> None:
     """Delete your video (its files are removed in the background)."""
-    service.delete_video(current_user, public_id, origin=origin())
+    service.delete_video(current_user, public_id, origin=origin(), staff=current_token() is None)
 
 
 @bp.get("/videos/<public_id>/status")
@@ -249,7 +251,7 @@ def delete_video(public_id: str) -> None:
 @answers(404)
 def video_status(public_id: str) -> dict:
     """Where your video stands: poll this after an upload until ``state`` is ready or failed."""
-    video = service.owned_video(current_user, public_id)
+    video = service.owned_video(current_user, public_id, staff=current_token() is None)
     return {"public_id": video.public_id, "state": video.state, "progress": progress_percent(video),
             "failure_reason": video.failure_reason,
             "watch_url": url_for("media.watch", public_id=video.public_id, _external=True)}

@@ -41,10 +41,13 @@ def get_video(public_id: str, include_deleted: bool = False) -> Video:
     return video
 
 
-def owned_video(owner: User, public_id: str) -> Video:
-    """``owner``'s video with ``public_id``; another creator's video is "not found", never "forbidden"."""
+def owned_video(owner: User, public_id: str, staff: bool = True) -> Video:
+    """``owner``'s video with ``public_id``; another creator's video is "not found", never "forbidden".
+
+    An admin manages any video when ``staff`` (a session); an access token acts only on its holder's own.
+    """
     video = get_video(public_id)
-    if video.owner_id != owner.id and not owner.has_role(Role.admin):
+    if video.owner_id != owner.id and not (staff and owner.has_role(Role.admin)):
         raise NotFound("No such video.")
     return video
 
@@ -156,9 +159,10 @@ def _access_tier(text: str) -> AccessTier:
 
 
 def update_details(owner: User, public_id: str, title: str | None = None, description: str | None = None,
-                   visibility: str | None = None, tier: str | None = None, origin: Origin | None = None) -> Video:
+                   visibility: str | None = None, tier: str | None = None, origin: Origin | None = None,
+                   staff: bool = True) -> Video:
     """Edit a video's title, description, visibility and access tier (``None`` keeps that one as it is)."""
-    video = owned_video(owner, public_id)
+    video = owned_video(owner, public_id, staff)
     changes, problems = {}, []
     for name, text, parse in (("title", title, _title), ("description", description, _description),
                               ("visibility", visibility, _visibility), ("access_tier", tier, _access_tier)):
@@ -181,9 +185,9 @@ def update_details(owner: User, public_id: str, title: str | None = None, descri
     return video
 
 
-def delete_video(owner: User, public_id: str, origin: Origin | None = None) -> None:
+def delete_video(owner: User, public_id: str, origin: Origin | None = None, staff: bool = True) -> None:
     """Hide a video now and queue the removal of its files."""
-    video = owned_video(owner, public_id)
+    video = owned_video(owner, public_id, staff)
     video.deleted_at = utcnow()
     audit("content.deleted", "video", video.public_id, actor=owner, origin=origin)
     enqueue_after_commit("maintenance", "jobs.media.hard_delete", video.id)
@@ -206,9 +210,9 @@ def check_publishable(video: Video) -> None:
                        "visibility")
 
 
-def publish(owner: User, public_id: str, origin: Origin | None = None) -> Video:
+def publish(owner: User, public_id: str, origin: Origin | None = None, staff: bool = True) -> Video:
     """Publish ``owner``'s video: it shows in the feed as soon as it is ready (at once if it is)."""
-    video = owned_video(owner, public_id)
+    video = owned_video(owner, public_id, staff)
     check_publishable(video)
     video.visibility = Visibility.published
     audit("content.published", "video", video.public_id, actor=owner, origin=origin)

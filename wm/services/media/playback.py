@@ -72,22 +72,28 @@ def _grants() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="playback-grant")
 
 
+def _grant_state(video: Video) -> list:
+    """What a grant is good for: this video, as visible and in the tier it had when the grant was given."""
+    return [video.public_id, video.visibility.value, video.access_tier.value]
+
+
 def grant(video: Video, whole: bool) -> str:
     """A signed path piece that lets its holder play ``video`` (the ``whole`` of it, or the preview) until it
-    expires."""
-    return _grants().dumps([video.public_id, whole])
+    expires, or until the video's visibility or tier changes."""
+    return _grants().dumps([*_grant_state(video), whole])
 
 
-def granted_whole(public_id: str, text: str) -> bool:
-    """Whether the grant ``text`` for ``public_id`` opens the whole video (False: the preview); NotFound if it
-    is no grant for this video, GrantExpired if it was one."""
+def granted_whole(video: Video, text: str) -> bool:
+    """Whether the grant ``text`` opens the whole of ``video`` (False: the preview); NotFound if it is no grant
+    for this video as it is now (another video, or since made private or moved to another tier), GrantExpired
+    if it was one."""
     try:
-        granted, whole = _grants().loads(text, max_age=URL_LIFETIME)
+        *state, whole = _grants().loads(text, max_age=URL_LIFETIME)
     except SignatureExpired:
         raise GrantExpired("This playback link has expired; ask the API for the video again.") from None
-    except BadData:
+    except (BadData, ValueError):
         raise NotFound("No such video.") from None
-    if granted != public_id:
+    if state != _grant_state(video) or not isinstance(whole, bool):
         raise NotFound("No such video.")
     return whole
 
