@@ -132,7 +132,7 @@ def test_my_videos_lists_every_state_and_visibility_by_session_and_by_token(app,
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=-1", "limit=x", "limit=%C2%B2", "limit=1e2",
-                                   "limit=" + "9" * 30])
+                                   "limit=%D9%A3", "limit=1_0", "limit=+5", "limit=" + "9" * 30])
 def test_limits_outside_1_to_100_are_422_problems(client, query):
     body = problem_of(client.get(f"/api/v1/videos?{query}"), 422)
     assert body["type"].endswith("#validation") and "limit" in body["errors"]["query"]

@@ -292,12 +292,21 @@ class Cursor:
         return tuple(values)
 
 
+class Count(ma.fields.Integer):
+    """A whole number written with the ASCII digits 0-9 only (``int()`` would also take "٣" or "1_0")."""
+
+    def _validated(self, value):
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class PageQuery(ma.Schema):
     """``?cursor=…&limit=…`` of a paginated list."""
 
     cursor = ma.fields.String(validate=ma.validate.Length(max=400), metadata={
         "description": "The next_cursor of the page before; leave out for the first page"})
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100),
+    limit = Count(load_default=20, validate=ma.validate.Range(min=1, max=100),
                               metadata={"description": "Items per page (1-100)"})
 
 
