@@ -16,9 +16,10 @@ TEST_PACKAGES := $(RUN_PACKAGES) chromium chromium-driver mariadb-server
 # make run: a private Redis on a socket, nginx on WM_LISTEN in front of gunicorn on WM_WEB_BIND.
 WM_LISTEN ?= 127.0.0.1:8000
 WM_WEB_BIND ?= 127.0.0.1:8001
+WM_PUBLIC_URL ?= http://$(WM_LISTEN)
 WM_REDIS_URL ?= unix://$(VAR)/run/redis.sock?db=0
 WM_CACHE_URL ?= unix://$(VAR)/run/redis.sock?db=1
-export WM_LISTEN WM_WEB_BIND WM_REDIS_URL WM_CACHE_URL
+export WM_LISTEN WM_WEB_BIND WM_PUBLIC_URL WM_REDIS_URL WM_CACHE_URL
 
 # make test: the machine's Redis and MariaDB (started if they are down); a throwaway database per run.
 WM_TEST_REDIS_URL ?= redis://127.0.0.1:6379/14

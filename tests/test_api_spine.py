@@ -135,12 +135,13 @@ def test_the_document_is_openapi_3_1_with_both_ways_to_authenticate(client):
 
 def test_cursors_round_trip_and_refuse_anything_forged(app):
     with app.test_request_context():
-        text = Cursor.encode("2026-11-25T10:00:00", 42)
-        assert Cursor.decode(text, str, int) == ("2026-11-25T10:00:00", 42)
-        for forged in (text[:-2] + "xx", "", "not-a-cursor", Cursor.encode(True, 1), Cursor.encode("a"),
-                       Cursor.encode("a", "b")):
+        text = Cursor.encode("feed", "2026-11-25T10:00:00", 42)
+        assert Cursor.decode("feed", text, str, int) == ("2026-11-25T10:00:00", 42)
+        for forged in (text[:-2] + "xx", "", "not-a-cursor", Cursor.encode("feed", True, 1),
+                       Cursor.encode("feed", "a"), Cursor.encode("feed", "a", "b"),
+                       Cursor.encode("another list", "2026-11-25T10:00:00", 42)):
             with pytest.raises(UnprocessableEntity) as refused:
-                Cursor.decode(forged, str, int)
+                Cursor.decode("feed", forged, str, int)
             assert list(refused.value.data["messages"]["query"]) == ["cursor"]
 
 

@@ -145,13 +145,22 @@ def test_garbage_and_tampered_cursors_are_422_problems(app, client, creator):
     payload, _, signature = cursor.rpartition(".")
     flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B")
     with app.test_request_context():
-        wrong_kinds = [Cursor.encode("2026-01-01", 1), Cursor.encode(1), Cursor.encode(1, 2, 3), Cursor.encode(True, 1)]
+        listing = "videos:None:None:None:None"
+        wrong_kinds = [Cursor.encode(listing, "2026-01-01", 1), Cursor.encode(listing, 1),
+                       Cursor.encode(listing, 1, 2, 3), Cursor.encode(listing, True, 1)]
     for bad in ["garbage", "", f"{flipped}.{signature}", f"{payload}.{signature[::-1]}", "x" * 400, "é.☃",
                 *wrong_kinds]:
         body = problem_of(client.get("/api/v1/videos", query_string={"cursor": bad}), 422)
         assert "cursor" in body["errors"]["query"], bad
     assert problem_of(client.get("/api/v1/videos", query_string={"cursor": "x" * 401}), 422)
     assert client.get("/api/v1/videos", query_string={"cursor": cursor}).status_code == 200
+    # A cursor leads on only in the list that gave it: not with other filters, not in another list.
+    elsewhere = [("/api/v1/videos", {"tier": "free"}), ("/api/v1/videos", {"channel": creator.handle}),
+                 ("/api/v1/me/videos", {})]
+    log_in(client, creator.handle)
+    for path, filters in elsewhere:
+        assert "cursor" in problem_of(client.get(path, query_string={**filters, "cursor": cursor}),
+                                      422)["errors"]["query"], (path, filters)
 
 
 def test_filters_by_channel_title_tier_and_length(app, client, creator):

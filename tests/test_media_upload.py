@@ -327,10 +327,17 @@ def test_uploads_are_for_their_creator_only(app, web_session):
     assert anonymous.status_code == 401
 
 
+def test_another_tus_version_is_a_412_naming_the_one_spoken(web_session):
+    session = web_session("creator")
+    response = session.http.post(f"{session.base}/api/v1/uploads/",
+                                 headers={**session.headers, "Tus-Resumable": "0.2.2", "Upload-Length": "10"})
+    assert response.status_code == 412 and response.headers["Tus-Version"] == "1.0.0"
+    assert response.json()["type"] == "/api/v1/problems#tus-version"
+
+
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({"Tus-Resumable": "0.2.2", "Upload-Length": "10"}, "Send Tus-Resumable: 1.0.0."),
         ({"Upload-Length": "ten"}, "Upload-Length must be a whole number written with the digits 0-9."),
         ({"Upload-Length": "\u00b2"}, "Upload-Length must be a whole number written with the digits 0-9."),
         ({"Upload-Length": "-1"}, "Upload-Length must be a whole number written with the digits 0-9."),

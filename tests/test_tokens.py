@@ -230,6 +230,7 @@ def test_another_users_token_cannot_be_revoked_and_is_a_404(app):
 def test_the_list_shows_expiry_warnings_last_use_and_state(app):
     client = signed_in(app)
     soon = create_and_read_secret(client, name="short lived", days="7")
+    create_and_read_secret(client, name="a week", days="7")
     create_and_read_secret(client, name="never used", days="365")
     ended = create_and_read_secret(client, name="ended")
     assert client.get("/api/v1/me", **bearer(soon, "203.0.113.9")).status_code == 200
@@ -238,11 +239,13 @@ def test_the_list_shows_expiry_warnings_last_use_and_state(app):
         assert rows["short lived"].expires_at - utcnow() > timedelta(days=6, hours=23)
         assert rows["never used"].expires_at - utcnow() > timedelta(days=364)
         rows["ended"].expires_at = utcnow() - timedelta(hours=1)
+        rows["short lived"].expires_at = utcnow() + timedelta(days=2, hours=1)
         db.session.commit()
     page = client.get(PAGE).get_data(as_text=True)
     rows_html = {name: re.search(rf"<tr id=\"token-[^\"]+\"[^>]*>\s*<td class=\"title\">{name} .*?</tr>", page,
-                                 re.S).group(0) for name in ("short lived", "never used", "ended")}
-    assert '<strong class="warn">in 7 days</strong>' in rows_html["short lived"]
+                                 re.S).group(0) for name in ("short lived", "a week", "never used", "ended")}
+    assert '<strong class="warn">in 2 days</strong>' in rows_html["short lived"]
+    assert "warn" not in rows_html["a week"]  # a week is what was asked for: nothing to warn of yet
     assert "from 203.0.113.9" in rows_html["short lived"] and "state-active" in rows_html["short lived"]
     assert "never</td>" in rows_html["never used"] and "warn" not in rows_html["never used"]
     assert "state-expired" in rows_html["ended"] and "/revoke" not in rows_html["ended"]

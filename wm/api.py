@@ -268,27 +268,31 @@ def field_errors(location: str = "json") -> Iterator[None]:
 
 
 class Cursor:
-    """Opaque, signed keyset cursors: a page starts after the last row of the one before, stable under inserts."""
+    """Opaque, signed keyset cursors: a page starts after the last row of the one before, stable under inserts.
+
+    A cursor belongs to one listing (a name for the list and its filters): it leads nowhere in another.
+    """
 
     @staticmethod
-    def _serializer() -> URLSafeSerializer:
-        return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="api-cursor")
+    def _serializer(listing: str) -> URLSafeSerializer:
+        return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"api-cursor:{listing}")
 
     @classmethod
-    def encode(cls, *values: Any) -> str:
-        return cls._serializer().dumps(list(values))
+    def encode(cls, listing: str, *values: Any) -> str:
+        return cls._serializer(listing).dumps(list(values))
 
     @classmethod
-    def decode(cls, text: str, *types: type) -> tuple:
-        """The values ``encode`` was given, each checked against ``types``; a 422 problem for anything else."""
+    def decode(cls, listing: str, text: str, *types: type) -> tuple:
+        """The values ``encode`` was given for ``listing``, each checked against ``types``; a 422 problem for
+        anything else (a cursor of another listing included)."""
         try:
-            values = cls._serializer().loads(text)
+            values = cls._serializer(listing).loads(text)
         except BadSignature:
             values = None
         if not isinstance(values, list) or len(values) != len(types) or not all(
                 isinstance(value, kind) and not isinstance(value, bool)
                 for value, kind in zip(values, types, strict=True)):
-            refuse_fields("query", {"cursor": ["The cursor is not one this API gave out; start again without it."]})
+            refuse_fields("query", {"cursor": ["The cursor is not one this list gave out; start again without it."]})
         return tuple(values)
 
 
@@ -330,7 +334,7 @@ def init_api(app: Flask, blueprints: list[Blueprint]) -> None:
     # The document itself is public, to anyone and any token.
     app.view_functions["api-docs.openapi_json"] = requires(None)(app.view_functions["api-docs.openapi_json"])
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
-                                                   "description": "A personal access token (Settings → Tokens)"})
+                                                   "description": "A personal access token (Settings → Access tokens)"})
     api.spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session",
                                                     "description": "The web client's session; changes also need "
                                                                    "its X-CSRFToken header"})

@@ -214,12 +214,13 @@ PROBLEM_TYPES = {
     "too-large": "The request body is larger than this endpoint accepts.",
     "unsupported-media-type": "The body's Content-Type is not one this endpoint reads (JSON: application/json).",
     "validation": "The request was read but its values break the rules; its errors member names each field.",
+    "tus-version": "The Tus-Resumable header names a tus version this server does not speak; Tus-Version lists it.",
     "rate-limited": "Too many requests from this address or token; wait for Retry-After seconds.",
     "server-error": "Something failed on the server; it has been logged.",
     "unavailable": "A service the platform needs is down; try again shortly.",
 }
 STATUS_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                   405: "method-not-allowed", 409: "conflict", 410: "gone", 413: "too-large",
+                   405: "method-not-allowed", 409: "conflict", 412: "tus-version", 410: "gone", 413: "too-large",
                    415: "unsupported-media-type", 422: "validation", 429: "rate-limited", 460: "checksum-mismatch",
                    500: "server-error", 503: "unavailable"}
 
@@ -229,10 +230,20 @@ def problem_type(slug: str) -> str:
     return f"/api/v1/problems#{slug}"
 
 
+# A problem's title names its type (RFC 9457), in the API's words rather than the pages'.
+PROBLEM_TITLES = {"bad-request": "Bad request", "unauthorized": "Unauthorized", "invalid-token": "Invalid token",
+                  "forbidden": "Forbidden", "insufficient-scope": "Insufficient scope", "csrf": "CSRF token missing",
+                  "not-found": "Not found", "method-not-allowed": "Method not allowed", "conflict": "Conflict",
+                  "gone": "Gone", "tus-version": "Unsupported tus version", "too-large": "Too large",
+                  "unsupported-media-type": "Unsupported media type", "validation": "Invalid values",
+                  "checksum-mismatch": "Checksum mismatch", "rate-limited": "Too many requests",
+                  "server-error": "Server error", "unavailable": "Unavailable"}
+
+
 def problem_body(status: int, detail: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
     """The members of a problem (RFC 9457), for the app's answers and for nginx's own alike."""
     slug = slug or STATUS_PROBLEMS.get(status, "bad-request" if status < 500 else "server-error")
-    return {"type": problem_type(slug), "title": ERROR_TITLES.get(status, "Error"), "status": status,
+    return {"type": problem_type(slug), "title": PROBLEM_TITLES.get(slug, "Error"), "status": status,
             "detail": detail, **extra}
 
 
@@ -266,7 +277,7 @@ def register_error_handlers(app: Flask) -> None:
         if is_form_view(request.endpoint):
             return reshow_form(EXPIRED_MESSAGE, 400)
         if request.path.startswith("/api/"):
-            return problem(403, f"Send the page's X-CSRFToken header with a session request ({exc.description}).",
+            return problem(403, f"Send the page's X-CSRFToken header with a session request: {exc.description}",
                            "csrf")
         return error_page(400, f"The form expired or was not sent from this site ({exc.description}). "
                                "Reload the page and try again.")
@@ -288,7 +299,9 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages")  # webargs' validation errors, by location and field
         if errors and request.path.startswith("/api/"):
-            response = problem(exc.code or 400, "Some values are not valid: see errors.", errors=errors)
+            detail = ("Some values are not valid: see errors." if exc.code == 422
+                      else "The body could not be read: see errors.")
+            response = problem(exc.code or 400, detail, errors=errors)
         else:
             response = error_page(exc.code or 500, message)
         allow = dict(exc.get_headers()).get("Allow")

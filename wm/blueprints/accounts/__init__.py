@@ -282,7 +282,8 @@ def settings_tokens() -> Response:
 @bp.post("/settings/tokens")
 @form_view
 @login_required
-@limiter.limit(TOKEN_CREATE_RATE_LIMIT, key_func=lambda: f"tokens:{current_user.id}")
+@limiter.limit(TOKEN_CREATE_RATE_LIMIT, key_func=lambda: f"tokens:{current_user.id}",
+               deduct_when=lambda response: response.status_code < 400)  # a refused form costs nothing
 def settings_token_create() -> Response:
     """Make a token, then show its secret once on the tokens page."""
     form = token_form()

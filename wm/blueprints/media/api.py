@@ -172,20 +172,25 @@ def video_detail(video: Video, viewer: User | None) -> dict:
     }
 
 
-def after(args: dict) -> service.After | None:
+def published_listing(owner_id: int | None, args: dict) -> str:
+    """The name of a list of published videos with its filters (a channel's page continues in the same list)."""
+    return f"videos:{owner_id}:{args.get('q')}:{args.get('tier')}:{args.get('long')}"
+
+
+def after(args: dict, listing: str) -> service.After | None:
     """Where the page asked for starts: after the video the cursor names (None: from the newest)."""
     if "cursor" not in args:
         return None
-    microseconds, video_id = Cursor.decode(args["cursor"], int, int)
+    microseconds, video_id = Cursor.decode(listing, args["cursor"], int, int)
     return EPOCH + microseconds * MICROSECOND, video_id
 
 
-def page(videos: list[Video], limit: int) -> dict:
+def page(videos: list[Video], limit: int, listing: str) -> dict:
     """A page of the first ``limit`` of ``videos`` (fetched with one more, to know whether another page follows)."""
     shown = videos[:limit]
     last = shown[-1] if len(videos) > limit else None
-    return {"items": [video_item(video) for video in shown],
-            "next_cursor": None if last is None else Cursor.encode((last.created_at - EPOCH) // MICROSECOND, last.id)}
+    cursor = None if last is None else Cursor.encode(listing, (last.created_at - EPOCH) // MICROSECOND, last.id)
+    return {"items": [video_item(video) for video in shown], "next_cursor": cursor}
 
 
 @bp.get("/videos")
@@ -195,10 +200,11 @@ def page(videos: list[Video], limit: int) -> dict:
 @answers(404)
 def videos(args: dict) -> dict:
     """Published videos, newest first: the feed, or one channel's; filtered by title words, tier or length."""
-    owner = accounts.get_by_handle(args["channel"]) if "channel" in args else None
-    found = service.published_videos(owner_id=owner.id if owner else None, limit=args["limit"] + 1, after=after(args),
+    owner_id = accounts.get_by_handle(args["channel"]).id if "channel" in args else None
+    listing = published_listing(owner_id, args)
+    found = service.published_videos(owner_id=owner_id, limit=args["limit"] + 1, after=after(args, listing),
                                      title=args.get("q"), tier=args.get("tier"), long=args.get("long"))
-    return page(found, args["limit"])
+    return page(found, args["limit"], listing)
 
 
 @bp.get("/videos/<public_id>")
@@ -207,7 +213,7 @@ def videos(args: dict) -> dict:
 @answers(404)
 def video(public_id: str) -> dict:
     """A video, with its playback URLs for the caller (a pro video plays only its preview to others than pro
-    members). Drafts and private videos are found only by their owner (a session, or a token with ``read``)."""
+    members). Drafts and private videos are found only by their owner (a session, or a token with `read`)."""
     viewer = reader()
     return video_detail(service.visible_video(public_id, viewer), viewer)
 
@@ -250,7 +256,7 @@ def delete_video(public_id: str) -> None:
 @bp.response(200, StatusSchema)
 @answers(404)
 def video_status(public_id: str) -> dict:
-    """Where your video stands: poll this after an upload until ``state`` is ready or failed."""
+    """Where your video stands: poll this after an upload until `state` is ready or failed."""
     video = service.owned_video(current_user, public_id, staff=current_token() is None)
     return {"public_id": video.public_id, "state": video.state, "progress": progress_percent(video),
             "failure_reason": video.failure_reason,
@@ -263,7 +269,9 @@ def video_status(public_id: str) -> dict:
 @bp.response(200, VideoPageSchema)
 def my_videos(args: dict) -> dict:
     """Your videos in every state and visibility, newest first."""
-    return page(service.list_own_videos(current_user, after=after(args), limit=args["limit"] + 1), args["limit"])
+    listing = f"me/videos:{current_user.id}"
+    return page(service.list_own_videos(current_user, after=after(args, listing), limit=args["limit"] + 1),
+                args["limit"], listing)
 
 
 @bp.get("/channels/<handle>")
@@ -275,4 +283,5 @@ def channel(args: dict, handle: str) -> dict:
     """A channel and its newest published videos."""
     user = accounts.get_by_handle(handle)
     return {**channel_ref(user), "created_at": user.created_at, "video_count": service.published_count(user.id),
-            "videos": page(service.published_videos(owner_id=user.id, limit=args["limit"] + 1), args["limit"])}
+            "videos": page(service.published_videos(owner_id=user.id, limit=args["limit"] + 1), args["limit"],
+                           published_listing(user.id, {}))}

@@ -78,6 +78,8 @@ def _refusals(*statuses: int) -> dict:
 def tus_headers(response: Response) -> Response:
     response.headers["Tus-Resumable"] = TUS_VERSION
     response.headers["Cache-Control"] = "no-store"
+    if response.status_code == 412:
+        response.headers["Tus-Version"] = TUS_VERSION  # tus: the versions it does speak
     return response
 
 
@@ -100,9 +102,16 @@ def _metadata() -> dict[str, str]:
     return metadata
 
 
+class UnsupportedVersion(DomainError):
+    status = 412  # tus: a version the server does not speak is a failed precondition
+
+
 def _check_version() -> None:
-    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+    version = request.headers.get("Tus-Resumable")
+    if version is None:
         raise DomainError(f"Send Tus-Resumable: {TUS_VERSION}.")
+    if version != TUS_VERSION:
+        raise UnsupportedVersion(f"This server speaks tus {TUS_VERSION} only: send Tus-Resumable: {TUS_VERSION}.")
 
 
 def _offset_response(upload, status: int = 204) -> Response:
@@ -150,7 +159,7 @@ def options() -> Response:
 @bp.post("/uploads/")
 @requires(Scope.upload, Role.creator)
 @bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Length", optional=("Upload-Metadata", "Upload-Checksum")),
-        **_body(required=False), **_refusals(400, 413))
+        **_body(required=False), **_refusals(400, 412, 413))
 @bp.response(201, description="The upload exists (and holds the body's bytes, if one came)",
              headers=_answer("Location", "Upload-Offset", "Upload-Expires", "X-Video-Id"))
 def create() -> Response:
@@ -167,7 +176,7 @@ def create() -> Response:
 
 @bp.route("/uploads/<upload_id>", methods=["HEAD"])
 @requires(Scope.upload, Role.creator)
-@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(404, 410))
+@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(404, 410, 412))
 @bp.response(200, description="Where the upload stands (no body)",
              headers=_answer("Upload-Offset", "Upload-Length", "Upload-Expires", "X-Video-Id"))
 def upload(upload_id: str) -> Response:
@@ -182,7 +191,7 @@ def upload(upload_id: str) -> Response:
 @bp.patch("/uploads/<upload_id>")
 @requires(Scope.upload, Role.creator)
 @bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Offset", optional=("Upload-Checksum",)),
-        **_body(required=True), **_refusals(400, 404, 409, 410, 413))
+        **_body(required=True), **_refusals(400, 404, 409, 410, 412, 413))
 @bp.alt_response(460, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE,
                  description="Checksum Mismatch: the body does not match Upload-Checksum, and was dropped")
 @bp.response(204, description="The bytes are stored", headers=_answer("Upload-Offset", "Upload-Expires",
@@ -197,7 +206,7 @@ def append(upload_id: str) -> Response:
 
 @bp.delete("/uploads/<upload_id>")
 @requires(Scope.upload, Role.creator)
-@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(400, 404, 409, 410))
+@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(400, 404, 409, 410, 412))
 @bp.response(204, description="The upload and its bytes are gone", headers=_answer())
 def terminate(upload_id: str) -> Response:
     """Abandon an upload."""

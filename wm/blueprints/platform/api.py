@@ -59,9 +59,9 @@ def me():
 
 
 @bp.get("/whoami")
-@requires(Scope.read)
 @deprecated(since=date(2026, 11, 1), sunset=date(2027, 6, 1),
             notice="GET /api/v1/whoami is deprecated and ends on 2027-06-01; use GET /api/v1/me.", link="/api/v1/docs")
+@requires(Scope.read)
 @bp.response(200, MeSchema)
 def whoami():
     """The signed-in account: the early name of /me, kept until its sunset."""
@@ -104,7 +104,7 @@ def auth_check():
 @requires(None)
 @bp.doc(responses={200: {"description": "The API reference page (HTML)", "content": {"text/html": {}}}})
 def docs() -> Response:
-    """The API reference, drawn from ``openapi.json``."""
+    """The API reference, drawn from `openapi.json`."""
     return render("platform/api_docs.html", block=None)
 
 
@@ -112,7 +112,7 @@ def docs() -> Response:
 @requires(None)
 @bp.doc(responses={200: {"description": "The problem types (HTML)", "content": {"text/html": {}}}})
 def problems() -> Response:
-    """What each problem ``type`` of the API's errors means."""
+    """What each problem `type` of the API's errors means."""
     return render("platform/problems.html", problems=PROBLEM_TYPES)
 
 
@@ -214,5 +214,5 @@ class PaymentStatusSchema(ma.Schema):
 @no_store
 @bp.response(200, PaymentStatusSchema)
 def payment_status():
-    """Monitored: payments; ``not_configured`` until this server takes payments."""
+    """Monitored: payments; `not_configured` until this server takes payments."""
     return platform.payment_report()

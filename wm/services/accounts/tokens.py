@@ -132,6 +132,6 @@ def authenticate_token(secret: str, origin: Origin) -> AccessToken:
 
 
 def is_expiring_soon(token: AccessToken, now: datetime | None = None) -> bool:
-    """True for a live token that ends within a week (the settings page says so)."""
+    """True for a live token that ends within three days (the settings page says so)."""
     now = now or utcnow()
-    return token.is_active(now) and token.expires_at - now < timedelta(days=7)
+    return token.is_active(now) and token.expires_at - now < timedelta(days=3)
