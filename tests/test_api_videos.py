@@ -252,7 +252,7 @@ def test_playback_urls_play_the_whole_video_to_its_owner_and_pro_members_and_the
         assert body["state"] == "ready" and body["duration"] == pytest.approx(12, abs=0.2)
         assert body["width"] == 1280 and body["stored_bytes"] > 0 and body["channel"]["handle"] == owner.handle
         playback = body["playback"]
-        assert playback["hls"].startswith("http://localhost/v/") and "/api/" not in playback["hls"]
+        assert playback["hls"].startswith(app.config["WM_PUBLIC_URL"] + "/v/") and "/api/" not in playback["hls"]
         seconds = seconds_played(app, playback["hls"])
         storyboard = app.test_client().get(playback["storyboard"])
         assert storyboard.status_code == 200 and storyboard.mimetype == "text/vtt"
@@ -466,7 +466,7 @@ def test_status_says_state_progress_and_reason_to_the_owner_only(app, client, cr
     for public_id, (state, progress, reason) in expected.items():
         body = client.get(f"/api/v1/videos/{public_id}/status", headers=read).get_json()
         assert body == {"public_id": public_id, "state": state, "progress": progress, "failure_reason": reason,
-                        "watch_url": f"http://localhost/v/{public_id}"}
+                        "watch_url": f"{app.config['WM_PUBLIC_URL']}/v/{public_id}"}
     stranger = token_for(app, make_user(app, role="creator"), "read")
     assert problem_of(client.get(f"/api/v1/videos/{ready}/status", headers=stranger), 404)
     assert problem_of(client.get(f"/api/v1/videos/{ready}/status"), 401)
@@ -479,9 +479,18 @@ def test_a_channel_shows_its_first_page_and_continues_in_the_video_list(app, cli
     add_video(app, make_user(app, role="creator"))
     body = client.get(f"/api/v1/channels/{creator.handle}?limit=2").get_json()
     assert body["handle"] == creator.handle and body["video_count"] == 5
-    assert body["url"] == f"http://localhost/@{creator.handle}"
+    assert body["url"] == f"{app.config['WM_PUBLIC_URL']}/@{creator.handle}"
     assert [item["public_id"] for item in body["videos"]["items"]] == videos[:2]
     rest = client.get("/api/v1/videos", query_string={"channel": creator.handle, "limit": 10,
                                                       "cursor": body["videos"]["next_cursor"]}).get_json()
     assert [item["public_id"] for item in rest["items"]] == videos[2:] and rest["next_cursor"] is None
     assert problem_of(client.get("/api/v1/channels/nobody-here"), 404)
+
+
+def test_absolute_urls_name_the_public_address_whatever_host_the_request_claims(app, client, creator):
+    public_id = add_video(app, creator)
+    body = client.get(f"/api/v1/videos/{public_id}", headers={"Host": "evil.example"}).get_json()
+    public = app.config["WM_PUBLIC_URL"] + "/"
+    urls = [body["url"], body["watch_url"], body["channel"]["url"], body["playback"]["hls"]]
+    assert all(url.startswith(public) for url in urls), urls
+    assert "evil.example" not in str(body)

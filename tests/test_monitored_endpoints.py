@@ -94,8 +94,9 @@ def test_the_feed_endpoint_serves_the_feed_s_newest_videos(app, client):
     assert response.status_code == 200 and body["status"] == "ok"
     assert [video["public_id"] for video in body["videos"]] == published[::-1][:10]
     newest = body["videos"][0]
+    public = client.application.config["WM_PUBLIC_URL"]
     assert newest == {"public_id": published[-1], "title": "feed video 11", "channel": "meadow_films",
-                      "created_at": newest["created_at"], "watch_url": f"http://localhost/v/{published[-1]}"}
+                      "created_at": newest["created_at"], "watch_url": f"{public}/v/{published[-1]}"}
     assert client.get(f"/v/{published[-1]}").status_code == 200
     # The same videos, in the same order, as the feed page shows.
     page = client.get("/").get_data(as_text=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from flask import (
     Flask,
@@ -123,6 +123,12 @@ def render(template: str, block: str | None = "content", status: int = 200, **co
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+def public_url(url: str) -> str:
+    """``url`` (a path, or an absolute URL kept as it is) on the site's public address ``WM_PUBLIC_URL``, never
+    on the Host a request claims (which nginx passes on as the client sent it)."""
+    return urljoin(current_app.config["WM_PUBLIC_URL"] + "/", url)
 
 
 def redirect_to(endpoint: str, **values: Any) -> Response:

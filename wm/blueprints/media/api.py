@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import http
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin
 
 import marshmallow as ma
-from flask import request, url_for
+from flask import url_for
 from flask_login import current_user
 
 from wm.api import Cursor, PageQuery, api_blueprint, current_token, field_errors, page_schema, requires, token_scopes
@@ -19,7 +18,7 @@ from wm.services import media as service
 from wm.services.media import playback
 from wm.services.media.upload import progress_percent
 from wm.validation import MULTILINE_TEXT, SOME_TEXT
-from wm.web import origin
+from wm.web import origin, public_url
 
 bp = api_blueprint("media_api", __name__, "Videos and channels: the feed, a video and how to play it, a creator's "
                                           "edits, publishing, deleting and encode status.")
@@ -128,12 +127,12 @@ def reader() -> User | None:
 
 def absolute(url: str | None) -> str | None:
     """``url`` made absolute on this site (an S3 URL is already)."""
-    return None if url is None else urljoin(request.host_url, url)
+    return None if url is None else public_url(url)
 
 
 def channel_ref(user: User) -> dict:
     return {"handle": user.handle, "display_name": user.display_name,
-            "url": url_for("accounts.profile", handle=user.handle, _external=True)}
+            "url": public_url(url_for("accounts.profile", handle=user.handle))}
 
 
 def video_item(video: Video) -> dict:
@@ -143,8 +142,8 @@ def video_item(video: Video) -> dict:
         "duration": video.duration, "access_tier": video.access_tier, "visibility": video.visibility,
         "state": video.state, "is_long": video.is_long, "audio_only": video.audio_only,
         "created_at": video.created_at, "poster": absolute(playback.poster_url(video)),
-        "watch_url": url_for("media.watch", public_id=video.public_id, _external=True),
-        "url": url_for("media_api.video", public_id=video.public_id, _external=True),
+        "watch_url": public_url(url_for("media.watch", public_id=video.public_id)),
+        "url": public_url(url_for("media_api.video", public_id=video.public_id)),
     }
 
 
@@ -155,10 +154,10 @@ def playback_urls(video: Video, viewer: User | None) -> dict | None:
     offer = playback.offer(video, viewer)
     grant = playback.grant(video, offer.whole)
     return {
-        "hls": url_for("media.master", public_id=video.public_id, grant=grant, _external=True),
+        "hls": public_url(url_for("media.master", public_id=video.public_id, grant=grant)),
         "mp4": absolute(offer.mp4), "poster": absolute(offer.poster),
-        "storyboard": None if video.audio_only else url_for("media.storyboard", public_id=video.public_id,
-                                                             grant=grant, _external=True),
+        "storyboard": None if video.audio_only else public_url(url_for("media.storyboard", public_id=video.public_id,
+                                                             grant=grant)),
         "preview_seconds": offer.preview_seconds,
     }
 
@@ -260,7 +259,7 @@ def video_status(public_id: str) -> dict:
     video = service.owned_video(current_user, public_id, staff=current_token() is None)
     return {"public_id": video.public_id, "state": video.state, "progress": progress_percent(video),
             "failure_reason": video.failure_reason,
-            "watch_url": url_for("media.watch", public_id=video.public_id, _external=True)}
+            "watch_url": public_url(url_for("media.watch", public_id=video.public_id))}
 
 
 @bp.get("/me/videos")

@@ -15,7 +15,7 @@ from wm.api import PROBLEM_MIMETYPE, ProblemSchema, api_blueprint, current_token
 from wm.blueprints.platform import viewer_is_admin
 from wm.models.accounts import Scope
 from wm.services import platform
-from wm.web import PROBLEM_TYPES, problem, render
+from wm.web import PROBLEM_TYPES, problem, public_url, render
 
 bp = api_blueprint("platform_api", __name__, "Who is calling, and the endpoints uptime checks poll.")
 
@@ -43,7 +43,7 @@ def _me() -> dict:
     return {
         "handle": current_user.handle, "display_name": current_user.display_name, "role": current_user.role.value,
         "tier": current_user.tier.value, "created_at": current_user.created_at,
-        "profile_url": url_for("accounts.profile", handle=current_user.handle, _external=True),
+        "profile_url": public_url(url_for("accounts.profile", handle=current_user.handle)),
         "auth": "token" if token else "session",
         "token": None if token is None else {"name": token.name, "scopes": sorted(token_scopes()),
                                              "expires_at": token.expires_at},
@@ -143,8 +143,7 @@ def feed():
         return problem(503, "The feed cannot be read from the database now.")
     return {"status": "ok", "videos": [
         {"public_id": video.public_id, "title": video.title, "channel": video.owner.handle,
-         "created_at": video.created_at, "watch_url": url_for("media.watch", public_id=video.public_id,
-                                                              _external=True)}
+         "created_at": video.created_at, "watch_url": public_url(url_for("media.watch", public_id=video.public_id))}
         for video in videos]}
 
 
