@@ -120,6 +120,8 @@ def test_a_post_without_its_csrf_token_creates_nothing(app):
     ("nul\x00byte", "must not contain control or text-direction characters (found U+0000)"),
     ("escape\x1b[31m", "(found U+001B)"),
     ("gpj.\u202eexe", "(found U+202E)"),
+    ("\u200b\u200b", "a name you can see"),
+    ("\u200e", "a name you can see"),
 ])
 def test_names_with_control_characters_or_too_long_are_refused(app, name, message):
     client = signed_in(app)

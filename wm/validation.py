@@ -54,6 +54,12 @@ def check_text(text: str, name: str, field: str | None = None, multiline: bool =
     return text
 
 
+def has_visible_text(text: str) -> bool:
+    """Whether ``text`` shows something: a letter, digit, punctuation or symbol (not only spaces, zero-width or
+    direction marks)."""
+    return any(unicodedata.category(char)[0] in "LNPS" for char in text)
+
+
 # check_text's rule as regular expressions, for schemas, so that API clients and fuzzers see it too (lone
 # surrogates, which check_text refuses as well, stay out: JSON Schema's regular expressions cannot name them).
 _CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"

@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from wm.services.accounts.tokens import EXPIRY_DAYS, SCOPE_TITLES
+from wm.services.accounts.tokens import EXPIRY_DAYS, NAME_LENGTH, SCOPE_TITLES
 from wm.validation import int_or_none
 
 
@@ -53,7 +53,8 @@ class TokenForm(FlaskForm):
     """A new personal access token. Only the choices are set here: the tokens service checks every value (the
     scopes against what the account may give) and reports all problems at once."""
 
-    name = StringField("Name", description="What uses it, e.g. “upload script on my laptop”")
+    name = StringField("Name", description="What uses it, e.g. “upload script on my laptop”",
+                       render_kw={"maxlength": NAME_LENGTH})
     scopes = SelectMultipleField("Scopes", default=["read"], validate_choice=False,
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     days = SelectField("Expires after", choices=[SelectChoice(days, f"{days} days") for days in EXPIRY_DAYS],

@@ -15,7 +15,7 @@ from wm.models.accounts import AccessToken, Role, Scope, User
 from wm.models.base import utcnow
 from wm.services import DomainError, DomainErrors, NotFound, Origin
 from wm.services.governance import audit
-from wm.validation import check_text
+from wm.validation import check_text, has_visible_text
 
 PREFIX = "wmpat_"
 EXPIRY_DAYS = (7, 30, 90, 365)
@@ -56,6 +56,9 @@ def create_token(user: User, name: str, scopes: Collection[str], days: int,
             raise DomainError(f"Give the token a name of 1 to {NAME_LENGTH} characters, e.g. the script that "
                               "uses it.", "name")
         check_text(name, "The name", "name")
+        if not has_visible_text(name):
+            raise DomainError("Give the token a name you can see: letters or digits, not only invisible marks.",
+                              "name")
     except DomainError as exc:
         problems.append(exc)
     allowed = scopes_for(user)
