@@ -54,6 +54,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.register_response_policy(app)
     register_blueprints(app)
     register_cli(app)
-    app.jinja_env.globals.update(Role=Role, static_url=web.static_url, public_url=web.public_url,
+    app.jinja_env.globals.update(Role=Role, static_url=web.static_url, public_url_for=web.public_url_for,
                                  media_poster=poster_url)
     return app

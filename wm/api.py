@@ -151,10 +151,12 @@ def requires(scope: Scope | None, *roles: Role) -> Callable:
     ``scope=None`` opens the route to anyone, signed in or not (a token still needs no scope there).
     """
 
+    signed_in = scope is not None or bool(roles)
+
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any):
-            if (scope is not None or roles) and not current_user.is_authenticated:
+            if signed_in and not current_user.is_authenticated:
                 return _unauthenticated()
             if roles and not current_user.has_role(*roles):
                 return problem(403, f"This needs a {' or '.join(roles)} account.")
@@ -162,16 +164,18 @@ def requires(scope: Scope | None, *roles: Role) -> Callable:
 
         wrapped._wm_scope = scope  # type: ignore[attr-defined]
         security = [{}] if scope is None else []
-        if scope is not None or roles:
+        responses = {429: "TOO_MANY_REQUESTS"}
+        if signed_in:
             security += [{"session": []}, {"bearer": [str(scope)] if scope else []}]
-        responses: dict[int, str] = {}
-        if scope is not None or roles:
-            responses[401] = "UNAUTHORIZED"
-            responses[403] = "FORBIDDEN"
-        responses[429] = "TOO_MANY_REQUESTS"
+            responses |= {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
         return Blueprint.doc(security=security, responses=responses)(wrapped)
 
     return decorator
+
+
+def answers(*statuses: int) -> Callable:
+    """Document the refusals a route may answer besides those of its arguments and ``requires``."""
+    return Blueprint.doc(responses={status: http.HTTPStatus(status).name for status in statuses})
 
 
 def accepts_token(scope: Scope) -> Callable:
@@ -258,13 +262,9 @@ def field_errors(location: str = "json") -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        refusals = getattr(exc, "errors", None) or [exc]
-        if exc.status != 400 or not all(error.field for error in refusals):
+        if exc.status != 400 or not all(refusal.field for refusal in exc.refusals):
             raise
-        errors: dict[str, list[str]] = {}
-        for error in refusals:
-            errors.setdefault(error.field, []).append(error.message)
-        refuse_fields(location, errors)
+        refuse_fields(location, exc.by_field())
 
 
 class Cursor:

@@ -70,7 +70,7 @@ def reshow_form(message: str, status: int, retry_after: int | None = None) -> Re
 
 def attach_error(form: FlaskForm, exc: DomainError) -> None:
     """Show a domain error beside the field it names (each, for several), or above the form."""
-    for error in getattr(exc, "errors", None) or [exc]:
+    for error in exc.refusals:
         field = form._fields.get(error.field) if error.field else None
         if field is not None:
             field.errors = [*field.errors, error.message]

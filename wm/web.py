@@ -86,6 +86,11 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def is_api_request() -> bool:
+    """Whether the request is for the JSON API (answered in JSON and problems, never pages or redirects)."""
+    return request.path.startswith("/api/")
+
+
 def wants_fragment() -> bool:
     """The one place that decides page or fragment, for every response (errors included).
 
@@ -131,6 +136,11 @@ def public_url(url: str) -> str:
     return urljoin(current_app.config["WM_PUBLIC_URL"] + "/", url)
 
 
+def public_url_for(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, ...)`` on the site's public address (see ``public_url``)."""
+    return public_url(url_for(endpoint, **values))
+
+
 def redirect_to(endpoint: str, **values: Any) -> Response:
     """Redirect to an endpoint after a successful post."""
     return redirect_url(url_for(endpoint, **values))
@@ -163,7 +173,7 @@ def role_required(*roles: Role) -> Callable:
         @login_required
         def wrapped(*args: Any, **kwargs: Any):
             if not current_user.has_role(*roles):
-                if Role.creator in roles and current_user.role is Role.viewer and not request.path.startswith("/api/"):
+                if Role.creator in roles and current_user.role is Role.viewer and not is_api_request():
                     # A viewer is one step away from the studio: show that step instead of a dead end.
                     return redirect_url(url_for("studio.start"))
                 return error_page(403, "You do not have access to this page.")
@@ -176,7 +186,7 @@ def role_required(*roles: Role) -> Callable:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Response:
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return error_page(401, "Log in first.")
     login_url = url_for("accounts.login", next=request.full_path.rstrip("?"))
     if is_htmx():
@@ -204,27 +214,47 @@ ERROR_TITLES = {
     503: "Unavailable",
 }
 
-# The API's problem types (RFC 9457): a stable ``type`` for each kind of refusal, described at /api/v1/problems.
-PROBLEM_TYPES = {
-    "bad-request": "The request is malformed: a header, parameter or body could not be read.",
-    "unauthorized": "No valid credentials: log in, or send Authorization: Bearer with a live access token.",
-    "invalid-token": "The bearer token is unknown, expired or revoked.",
-    "forbidden": "The caller is known but may not do this (role, ownership or membership).",
-    "insufficient-scope": "The access token lacks the scope this operation needs; create one that has it.",
-    "csrf": "A session request that changes state must carry the page's X-CSRFToken header.",
-    "not-found": "There is no such resource, or the caller may not know it exists.",
-    "method-not-allowed": "The resource does not answer this HTTP method; the Allow header lists those it does.",
-    "conflict": "The resource's current state does not allow this (e.g. publishing a video that is not ready).",
-    "gone": "The resource existed but is no more (e.g. an unfinished upload past its Upload-Expires).",
-    "checksum-mismatch": "A tus chunk did not match its Upload-Checksum; it was dropped, so send it again.",
-    "too-large": "The request body is larger than this endpoint accepts.",
-    "unsupported-media-type": "The body's Content-Type is not one this endpoint reads (JSON: application/json).",
-    "validation": "The request was read but its values break the rules; its errors member names each field.",
-    "tus-version": "The Tus-Resumable header names a tus version this server does not speak; Tus-Version lists it.",
-    "rate-limited": "Too many requests from this address or token; wait for Retry-After seconds.",
-    "server-error": "Something failed on the server; it has been logged.",
-    "unavailable": "A service the platform needs is down; try again shortly.",
+# The API's problem types (RFC 9457): a stable ``type`` for each kind of refusal, with its title (naming the type,
+# in the API's words rather than the pages') and what it means, as /api/v1/problems explains it.
+PROBLEMS = {
+    "bad-request": ("Bad request",
+                    "The request is malformed: a header, parameter or body could not be read."),
+    "unauthorized": ("Unauthorized",
+                     "No valid credentials: log in, or send Authorization: Bearer with a live access token."),
+    "invalid-token": ("Invalid token",
+                      "The bearer token is unknown, expired or revoked."),
+    "forbidden": ("Forbidden",
+                  "The caller is known but may not do this (role, ownership or membership)."),
+    "insufficient-scope": ("Insufficient scope",
+                           "The access token lacks the scope this operation needs; create one that has it."),
+    "csrf": ("CSRF token missing",
+             "A session request that changes state must carry the page's X-CSRFToken header."),
+    "not-found": ("Not found",
+                  "There is no such resource, or the caller may not know it exists."),
+    "method-not-allowed": ("Method not allowed",
+                           "The resource does not answer this HTTP method; the Allow header lists those it does."),
+    "conflict": ("Conflict",
+                 "The resource's current state does not allow this (e.g. publishing a video that is not ready)."),
+    "gone": ("Gone",
+             "The resource existed but is no more (e.g. an unfinished upload past its Upload-Expires)."),
+    "checksum-mismatch": ("Checksum mismatch",
+                          "A tus chunk did not match its Upload-Checksum; it was dropped, so send it again."),
+    "too-large": ("Too large",
+                  "The request body is larger than this endpoint accepts."),
+    "unsupported-media-type": ("Unsupported media type",
+                               "The body's Content-Type is not one this endpoint reads (JSON: application/json)."),
+    "validation": ("Invalid values",
+                   "The request was read but its values break the rules; its errors member names each field."),
+    "tus-version": ("Unsupported tus version",
+                    "The Tus-Resumable header names a tus version this server does not speak; Tus-Version lists it."),
+    "rate-limited": ("Too many requests",
+                     "Too many requests from this address or token; wait for Retry-After seconds."),
+    "server-error": ("Server error",
+                     "Something failed on the server; it has been logged."),
+    "unavailable": ("Unavailable",
+                    "A service the platform needs is down; try again shortly."),
 }
+PROBLEM_TYPES = {slug: meaning for slug, (_, meaning) in PROBLEMS.items()}
 STATUS_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                    405: "method-not-allowed", 409: "conflict", 412: "tus-version", 410: "gone", 413: "too-large",
                    415: "unsupported-media-type", 422: "validation", 429: "rate-limited", 460: "checksum-mismatch",
@@ -236,20 +266,10 @@ def problem_type(slug: str) -> str:
     return f"/api/v1/problems#{slug}"
 
 
-# A problem's title names its type (RFC 9457), in the API's words rather than the pages'.
-PROBLEM_TITLES = {"bad-request": "Bad request", "unauthorized": "Unauthorized", "invalid-token": "Invalid token",
-                  "forbidden": "Forbidden", "insufficient-scope": "Insufficient scope", "csrf": "CSRF token missing",
-                  "not-found": "Not found", "method-not-allowed": "Method not allowed", "conflict": "Conflict",
-                  "gone": "Gone", "tus-version": "Unsupported tus version", "too-large": "Too large",
-                  "unsupported-media-type": "Unsupported media type", "validation": "Invalid values",
-                  "checksum-mismatch": "Checksum mismatch", "rate-limited": "Too many requests",
-                  "server-error": "Server error", "unavailable": "Unavailable"}
-
-
 def problem_body(status: int, detail: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
     """The members of a problem (RFC 9457), for the app's answers and for nginx's own alike."""
     slug = slug or STATUS_PROBLEMS.get(status, "bad-request" if status < 500 else "server-error")
-    return {"type": problem_type(slug), "title": PROBLEM_TITLES.get(slug, "Error"), "status": status,
+    return {"type": problem_type(slug), "title": PROBLEMS[slug][0] if slug in PROBLEMS else "Error", "status": status,
             "detail": detail, **extra}
 
 
@@ -263,7 +283,7 @@ def problem(status: int, detail: str, slug: str | None = None, **extra: Any) -> 
 
 def error_page(status: int, message: str, slug: str | None = None, **extra: Any) -> Response:
     """An error page, whole or as a fragment that htmx swaps into the main area; a problem on API paths."""
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return problem(status, message, slug, **extra)
     title = ERROR_TITLES.get(status, "Error")
     response = render("errors/error.html", status=status, code=status, title=title, message=message)
@@ -282,7 +302,7 @@ def register_error_handlers(app: Flask) -> None:
 
         if is_form_view(request.endpoint):
             return reshow_form(EXPIRED_MESSAGE, 400)
-        if request.path.startswith("/api/"):
+        if is_api_request():
             return problem(403, f"Send the page's X-CSRFToken header with a session request: {exc.description}",
                            "csrf")
         return error_page(400, f"The form expired or was not sent from this site ({exc.description}). "
@@ -290,10 +310,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
-        errors: dict[str, list[str]] = {}
-        for error in getattr(exc, "errors", [exc]):
-            if error.field:
-                errors.setdefault(error.field, []).append(error.message)
+        errors = exc.by_field()
         return error_page(exc.status, exc.message, **({"errors": errors} if errors else {}))
 
     @app.errorhandler(HTTPException)
@@ -304,7 +321,7 @@ def register_error_handlers(app: Flask) -> None:
             message = exc.description or ERROR_TITLES.get(exc.code or 500, "Error")
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages")  # webargs' validation errors, by location and field
-        if errors and request.path.startswith("/api/"):
+        if errors and is_api_request():
             detail = ("Some values are not valid: see errors." if exc.code == 422
                       else "The body could not be read: see errors.")
             response = problem(exc.code or 400, detail, errors=errors)

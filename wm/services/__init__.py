@@ -17,6 +17,19 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def refusals(self) -> list[DomainError]:
+        """Each refusal this error stands for (itself alone, or the several of ``DomainErrors``)."""
+        return [self]
+
+    def by_field(self) -> dict[str, list[str]]:
+        """The messages of the refusals that name a field, by field (what a form or an API problem lists)."""
+        fields: dict[str, list[str]] = {}
+        for refusal in self.refusals:
+            if refusal.field:
+                fields.setdefault(refusal.field, []).append(refusal.message)
+        return fields
+
 
 class NotFound(DomainError):
     status = 404
@@ -44,6 +57,10 @@ class DomainErrors(DomainError):
     def __init__(self, errors: list[DomainError]) -> None:
         super().__init__(" ".join(error.message for error in errors))
         self.errors = errors
+
+    @property
+    def refusals(self) -> list[DomainError]:
+        return self.errors
 
 
 def contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:

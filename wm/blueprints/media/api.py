@@ -3,14 +3,22 @@ encode status, and a channel with its videos. The same services as the watch pag
 
 from __future__ import annotations
 
-import http
 from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
-from flask import url_for
 from flask_login import current_user
 
-from wm.api import Cursor, PageQuery, api_blueprint, current_token, field_errors, page_schema, requires, token_scopes
+from wm.api import (
+    Cursor,
+    PageQuery,
+    answers,
+    api_blueprint,
+    current_token,
+    field_errors,
+    page_schema,
+    requires,
+    token_scopes,
+)
 from wm.models.accounts import Role, Scope, User
 from wm.models.media import DESCRIPTION_MAX, TITLE_MAX, AccessTier, Video, VideoState, Visibility
 from wm.services import accounts
@@ -18,18 +26,13 @@ from wm.services import media as service
 from wm.services.media import playback
 from wm.services.media.upload import progress_percent
 from wm.validation import MULTILINE_TEXT, SOME_TEXT
-from wm.web import origin, public_url
+from wm.web import origin, public_url, public_url_for
 
 bp = api_blueprint("media_api", __name__, "Videos and channels: the feed, a video and how to play it, a creator's "
                                           "edits, publishing, deleting and encode status.")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-
-
-def answers(*statuses: int):
-    """Document the refusals a route may answer besides those of its arguments and ``requires``."""
-    return bp.doc(responses={status: http.HTTPStatus(status).name for status in statuses})
 
 
 class ChannelRefSchema(ma.Schema):
@@ -132,7 +135,7 @@ def absolute(url: str | None) -> str | None:
 
 def channel_ref(user: User) -> dict:
     return {"handle": user.handle, "display_name": user.display_name,
-            "url": public_url(url_for("accounts.profile", handle=user.handle))}
+            "url": public_url_for("accounts.profile", handle=user.handle)}
 
 
 def video_item(video: Video) -> dict:
@@ -142,8 +145,8 @@ def video_item(video: Video) -> dict:
         "duration": video.duration, "access_tier": video.access_tier, "visibility": video.visibility,
         "state": video.state, "is_long": video.is_long, "audio_only": video.audio_only,
         "created_at": video.created_at, "poster": absolute(playback.poster_url(video)),
-        "watch_url": public_url(url_for("media.watch", public_id=video.public_id)),
-        "url": public_url(url_for("media_api.video", public_id=video.public_id)),
+        "watch_url": public_url_for("media.watch", public_id=video.public_id),
+        "url": public_url_for("media_api.video", public_id=video.public_id),
     }
 
 
@@ -154,10 +157,10 @@ def playback_urls(video: Video, viewer: User | None) -> dict | None:
     offer = playback.offer(video, viewer)
     grant = playback.grant(video, offer.whole)
     return {
-        "hls": public_url(url_for("media.master", public_id=video.public_id, grant=grant)),
+        "hls": public_url_for("media.master", public_id=video.public_id, grant=grant),
         "mp4": absolute(offer.mp4), "poster": absolute(offer.poster),
-        "storyboard": None if video.audio_only else public_url(url_for("media.storyboard", public_id=video.public_id,
-                                                             grant=grant)),
+        "storyboard": None if video.audio_only else public_url_for("media.storyboard", public_id=video.public_id,
+                                                                   grant=grant),
         "preview_seconds": offer.preview_seconds,
     }
 
@@ -259,7 +262,7 @@ def video_status(public_id: str) -> dict:
     video = service.owned_video(current_user, public_id, staff=current_token() is None)
     return {"public_id": video.public_id, "state": video.state, "progress": progress_percent(video),
             "failure_reason": video.failure_reason,
-            "watch_url": public_url(url_for("media.watch", public_id=video.public_id))}
+            "watch_url": public_url_for("media.watch", public_id=video.public_id)}
 
 
 @bp.get("/me/videos")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import http
 import re
 from email.utils import format_datetime
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from flask import Response, current_app, make_response, request, url_for
 from flask_login import current_user
 
-from wm.api import PROBLEM_MIMETYPE, ProblemSchema, api_blueprint, requires
+from wm.api import PROBLEM_MIMETYPE, ProblemSchema, answers, api_blueprint, requires
 from wm.models.accounts import Role, Scope
 from wm.services import DomainError
 from wm.services.media import upload as service
@@ -67,11 +66,6 @@ def _answer(*names: str) -> dict:
 def _body(required: bool) -> dict:
     return {"requestBody": {"required": required, "content": {OFFSET_TYPE: {"schema": {
         "type": "string", "format": "binary"}}}}}
-
-
-def _refusals(*statuses: int) -> dict:
-    """The problem answers a view may give besides those of ``requires``."""
-    return {"responses": {status: http.HTTPStatus(status).name for status in statuses}}
 
 
 @bp.after_request
@@ -159,7 +153,8 @@ def options() -> Response:
 @bp.post("/uploads/")
 @requires(Scope.upload, Role.creator)
 @bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Length", optional=("Upload-Metadata", "Upload-Checksum")),
-        **_body(required=False), **_refusals(400, 412, 413))
+        **_body(required=False))
+@answers(400, 412, 413)
 @bp.response(201, description="The upload exists (and holds the body's bytes, if one came)",
              headers=_answer("Location", "Upload-Offset", "Upload-Expires", "X-Video-Id"))
 def create() -> Response:
@@ -176,7 +171,8 @@ def create() -> Response:
 
 @bp.route("/uploads/<upload_id>", methods=["HEAD"])
 @requires(Scope.upload, Role.creator)
-@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(404, 410, 412))
+@bp.doc(parameters=_parameters("Tus-Resumable"))
+@answers(404, 410, 412)
 @bp.response(200, description="Where the upload stands (no body)",
              headers=_answer("Upload-Offset", "Upload-Length", "Upload-Expires", "X-Video-Id"))
 def upload(upload_id: str) -> Response:
@@ -191,7 +187,8 @@ def upload(upload_id: str) -> Response:
 @bp.patch("/uploads/<upload_id>")
 @requires(Scope.upload, Role.creator)
 @bp.doc(parameters=_parameters("Tus-Resumable", "Upload-Offset", optional=("Upload-Checksum",)),
-        **_body(required=True), **_refusals(400, 404, 409, 410, 412, 413))
+        **_body(required=True))
+@answers(400, 404, 409, 410, 412, 413)
 @bp.alt_response(460, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE,
                  description="Checksum Mismatch: the body does not match Upload-Checksum, and was dropped")
 @bp.response(204, description="The bytes are stored", headers=_answer("Upload-Offset", "Upload-Expires",
@@ -206,7 +203,8 @@ def append(upload_id: str) -> Response:
 
 @bp.delete("/uploads/<upload_id>")
 @requires(Scope.upload, Role.creator)
-@bp.doc(parameters=_parameters("Tus-Resumable"), **_refusals(400, 404, 409, 410, 412))
+@bp.doc(parameters=_parameters("Tus-Resumable"))
+@answers(400, 404, 409, 410, 412)
 @bp.response(204, description="The upload and its bytes are gone", headers=_answer())
 def terminate(upload_id: str) -> Response:
     """Abandon an upload."""

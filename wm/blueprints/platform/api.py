@@ -8,14 +8,14 @@ from functools import wraps
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, url_for
+from flask import Response, current_app
 from flask_login import current_user
 
 from wm.api import PROBLEM_MIMETYPE, ProblemSchema, api_blueprint, current_token, deprecated, requires, token_scopes
 from wm.blueprints.platform import viewer_is_admin
 from wm.models.accounts import Scope
 from wm.services import platform
-from wm.web import PROBLEM_TYPES, problem, public_url, render
+from wm.web import PROBLEM_TYPES, problem, public_url_for, render
 
 bp = api_blueprint("platform_api", __name__, "Who is calling, and the endpoints uptime checks poll.")
 
@@ -43,7 +43,7 @@ def _me() -> dict:
     return {
         "handle": current_user.handle, "display_name": current_user.display_name, "role": current_user.role.value,
         "tier": current_user.tier.value, "created_at": current_user.created_at,
-        "profile_url": public_url(url_for("accounts.profile", handle=current_user.handle)),
+        "profile_url": public_url_for("accounts.profile", handle=current_user.handle),
         "auth": "token" if token else "session",
         "token": None if token is None else {"name": token.name, "scopes": sorted(token_scopes()),
                                              "expires_at": token.expires_at},
@@ -143,7 +143,7 @@ def feed():
         return problem(503, "The feed cannot be read from the database now.")
     return {"status": "ok", "videos": [
         {"public_id": video.public_id, "title": video.title, "channel": video.owner.handle,
-         "created_at": video.created_at, "watch_url": public_url(url_for("media.watch", public_id=video.public_id))}
+         "created_at": video.created_at, "watch_url": public_url_for("media.watch", public_id=video.public_id)}
         for video in videos]}
 
 
